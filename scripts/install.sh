@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what sigward and its test suite need on a fresh machine (Debian + Python >= 3.11).
+# Idempotent: skips what is already there. Set SIGWARD_SKIP_INSTALL=1 to skip entirely.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "${SIGWARD_SKIP_INSTALL:-}" = 1 ] && exit 0
+
+apt_pkgs=()
+command -v docker-registry >/dev/null 2>&1 || apt_pkgs+=(docker-registry)
+command -v htpasswd >/dev/null 2>&1 || apt_pkgs+=(apache2-utils)
+command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+  echo "installing Debian packages: ${apt_pkgs[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
+fi
+
+python3 -m pip install -q --disable-pip-version-check -e '.[test]' 2>&1 | grep -v -E "^WARNING: (Running pip as|Location)" || true
+python3 -c 'import sigward, httpx, nacl, cryptography' || { echo "python dependencies failed to install" >&2; exit 1; }

@@ -1,0 +1,3 @@
+from sigward.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""Errors that reach the user.
+
+Every failure a user can cause (bad input, bad network, bad signature) is a ``SigwardError``: the CLI
+prints its message as one line and exits with ``exit_code``. Anything else is a bug. Exit codes follow
+cosign where cosign defines one (``cmd/cosign/errors/exit_codes.go``), else 1.
+"""
+
+from __future__ import annotations
+
+
+class SigwardError(Exception):
+    """A failure with a message fit for the user; ``exit_code`` is the process exit status."""
+
+    exit_code = 1
+
+
+class UsageError(SigwardError):
+    """Flags or arguments that do not make sense together."""
+
+
+class InvalidReferenceError(SigwardError):
+    """An image reference, digest or tag that does not follow the grammar."""
+
+
+class InvalidManifestError(SigwardError):
+    """Bytes that claim to be a manifest or index but are not one."""
+
+
+class DigestMismatchError(SigwardError):
+    """Content whose digest (or size) differs from the one it was asked for: never accepted."""
+
+
+class StoreError(SigwardError):
+    """A registry or layout operation failed."""
+
+
+class NotFoundError(StoreError):
+    """A manifest, tag or blob that does not exist."""
+
+
+class AuthError(StoreError):
+    """Credentials missing or refused."""
+
+
+class KeyFileError(SigwardError):
+    """A key file or key reference that cannot be used (bad PEM, wrong password, unsupported type)."""
+
+
+class VerificationError(SigwardError):
+    """A signature, certificate or claim did not verify."""
+
+
+# cosign's exit codes for `verify` (legacy path); see cosign-wire-formats.md §4.4.
+class NoSignaturesError(VerificationError):
+    exit_code = 10
+
+
+class ImageTagNotFoundError(VerificationError):
+    exit_code = 11
+
+
+class NoMatchingSignaturesError(VerificationError):
+    exit_code = 12
+
+
+class NoCertificateError(VerificationError):
+    exit_code = 13

@@ -1,0 +1,136 @@
+"""The one store interface: a repository in a registry, or an OCI image layout on disk.
+
+Operations (sign, verify, copy, …) are written against ``Store`` only, so every command works on both
+(``oci:PATH`` wherever a registry reference is accepted). A store is scoped to one repository; tags and
+digests are resolved inside it.
+
+Contract for implementers:
+- ``get_manifest`` returns exact bytes, verified against the digest when asked by digest.
+- ``iter_blob`` yields chunks and raises ``DigestMismatchError`` when the stream ends wrong; callers commit
+  only after it finished, so a corrupt download never lands anywhere.
+- ``put_blob`` skips blobs already present (HEAD before PUT) and returns whether it transferred bytes.
+- ``put_manifest`` of a manifest with a ``subject`` also makes it discoverable through ``referrers``
+  (registries without the referrers API get the ``sha256-<hex>`` fallback index updated).
+- ``referrers`` never filters fallback entries by ``artifactType`` unless asked to.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from sigward.oci.manifest import Descriptor, Manifest
+from sigward.oci.reference import AnyReference, LayoutReference, Reference
+
+# Called with the number of bytes just transferred.
+ProgressFn = Callable[[int], None]
+
+# Blobs read whole into memory (configs, signatures, bundles) are capped at this size.
+MAX_SMALL_BLOB = 128 * 1024 * 1024  # cosign's COSIGN_MAX_ATTACHMENT_SIZE default
+
+
+@dataclass
+class StoreOptions:
+    """How to reach registries: TLS and HTTP opt-ins, explicit credentials."""
+
+    allow_insecure_registry: bool = False  # accept self-signed / unverifiable TLS certificates
+    allow_http_registry: bool = False  # fall back to plain HTTP
+    username: str | None = None
+    password: str | None = None
+    registry_token: str | None = None
+    ca_file: str | None = None
+    user_agent: str = field(default_factory=lambda: _user_agent())
+
+
+def _user_agent() -> str:
+    from sigward import __version__
+
+    return f"sigward/{__version__}"
+
+
+class Store(ABC):
+    """One repository's worth of manifests, tags, blobs and referrers."""
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Display name of the repository: ``registry/repo`` or ``oci:PATH``."""
+
+    @abstractmethod
+    def reference(self, identifier: str) -> AnyReference:
+        """A full reference to ``identifier`` (a tag or a digest) in this store."""
+
+    @abstractmethod
+    def resolve(self, identifier: str) -> Descriptor:
+        """Tag or digest → descriptor (media type, digest, size). Raises NotFoundError."""
+
+    @abstractmethod
+    def get_manifest(self, identifier: str) -> Manifest:
+        """Tag or digest → manifest with its exact bytes. Raises NotFoundError."""
+
+    @abstractmethod
+    def put_manifest(self, manifest: Manifest, tag: str | None = None) -> Descriptor:
+        """Store a manifest by digest, and under ``tag`` if given; maintains referrers for ``subject``."""
+
+    @abstractmethod
+    def has_blob(self, digest: str) -> bool: ...
+
+    @abstractmethod
+    def iter_blob(self, desc: Descriptor, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Stream a blob; raises DigestMismatchError at the end if digest or size are wrong."""
+
+    def get_blob(self, desc: Descriptor, max_size: int = MAX_SMALL_BLOB) -> bytes:
+        """A small blob, whole and verified."""
+        from sigward.errors import StoreError
+
+        if desc.size > max_size:
+            raise StoreError(f"blob {desc.digest} is {desc.size} bytes, more than the {max_size} allowed")
+        return b"".join(self.iter_blob(desc))
+
+    @abstractmethod
+    def put_blob(
+        self,
+        desc: Descriptor,
+        content: bytes | Iterable[bytes],
+        *,
+        progress: ProgressFn | None = None,
+        mount_from: Store | None = None,
+    ) -> bool:
+        """Upload unless present. ``content`` is verified against ``desc`` while it flows.
+
+        ``mount_from`` names the store the blob comes from, so a registry can mount it across
+        repositories instead of copying bytes. Returns True when bytes were transferred.
+        """
+
+    @abstractmethod
+    def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+        """Manifests whose ``subject`` is ``digest`` (referrers API, else the tag-schema fallback)."""
+
+    @abstractmethod
+    def tags(self) -> list[str]: ...
+
+    @abstractmethod
+    def delete(self, identifier: str) -> None:
+        """Delete a tag or a manifest by digest (and its fallback-index entry if it has a subject)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
+        """Release connections; stores are also context managers."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_store(ref: AnyReference, options: StoreOptions | None = None) -> Store:
+    """The store holding ``ref``'s repository. Heavy clients are imported only when needed."""
+    if isinstance(ref, LayoutReference):
+        from sigward.oci.layout import LayoutStore
+
+        return LayoutStore(ref.path)
+    assert isinstance(ref, Reference)
+    from sigward.oci.registry.store import RegistryStore
+
+    return RegistryStore(ref, options or StoreOptions())
