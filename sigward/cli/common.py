@@ -33,3 +33,41 @@ def store_options(args: argparse.Namespace) -> Any:
         registry_token=getattr(args, "registry_token", None),
         ca_file=getattr(args, "registry_cacert", None) or os.environ.get("SIGWARD_REGISTRY_CACERT"),
     )
+
+
+def open_image(text: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    """Parse an image argument and open its store and the store for attached artifacts.
+
+    Returns ``(ref, store, attach_store)``; ``attach_store`` honours ``COSIGN_REPOSITORY``.
+    """
+    from sigward.oci.reference import parse_reference
+    from sigward.oci.store import open_store
+    from sigward.ops.attached import attachment_store
+
+    ref = parse_reference(text)
+    opts = store_options(args)
+    store = open_store(ref, opts)
+    return ref, store, attachment_store(ref, opts, image_store=store)
+
+
+def password_fn(confirm: bool = False) -> Any:
+    """The password callback cosign uses: COSIGN_PASSWORD, else the terminal, else stdin."""
+
+    def read() -> bytes:
+        from sigward.keys.password import read_password
+
+        return read_password(confirm=confirm)
+
+    return read
+
+
+def tag_warning(ref: Any, verb: str) -> str | None:
+    """cosign's warning when the user names an image by tag rather than digest."""
+    if getattr(ref, "digest", None):
+        return None
+    return (
+        f"WARNING: Image reference {ref} uses a tag, not a digest, to identify the image to {verb}.\n"
+        "    This can lead you to sign a different image than the intended one. Please use a\n"
+        "    digest (example.com/ubuntu@sha256:abc123...) rather than tag\n"
+        "    (example.com/ubuntu:latest) for the input to sigward."
+    )

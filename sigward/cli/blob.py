@@ -1,0 +1,145 @@
+"""``sigward sign-blob`` and ``sigward verify-blob``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sigward.cli.flags import add_go_bool
+
+SIGN_EPILOG = """\
+examples:
+  # cosign v3 format: a Sigstore bundle (JSON) beside the file
+  sigward sign-blob --key cosign.key --tlog-upload=false --bundle FILE.sigstore.json FILE
+  # legacy: base64 signature on stdout
+  sigward sign-blob --key cosign.key --tlog-upload=false --new-bundle-format=false FILE > FILE.sig
+"""
+VERIFY_EPILOG = """\
+examples:
+  sigward verify-blob --key cosign.pub --insecure-ignore-tlog=true --bundle FILE.sigstore.json FILE
+  sigward verify-blob --key cosign.pub --insecure-ignore-tlog=true --signature FILE.sig FILE
+  # with a bundle, the file may be replaced by its digest
+  sigward verify-blob --key cosign.pub --insecure-ignore-tlog=true --bundle B.json sha256:<hex>
+"""
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("sign-blob", help="sign a file (or stdin with -)", epilog=SIGN_EPILOG,
+                       description="Sign a blob; the file is streamed, so any size works.")
+    p.add_argument("blob", metavar="FILE", help="file to sign, or - for stdin")
+    p.add_argument("--key", help="private key: path to a cosign key file or env://VAR")
+    p.add_argument("--bundle", metavar="FILE", help="write the Sigstore bundle (or legacy bundle) here")
+    add_go_bool(p, "--new-bundle-format", default=True, help="write a protobuf Sigstore bundle")
+    add_go_bool(p, "--use-signing-config", default=True, help="accepted for compatibility (keyless)")
+    add_go_bool(p, "--tlog-upload", default=True, help="upload the signature to the transparency log")
+    add_go_bool(p, "--b64", default=True, help="print the legacy signature base64-encoded")
+    p.add_argument("--output-signature", "--output", metavar="FILE", dest="output_signature",
+                   help="write the (legacy) signature to FILE")
+    p.add_argument("--signing-algorithm", default=None, help="keyless key type (ignored with --key)")
+    add_go_bool(p, "-y", "--yes", help="skip confirmation prompts")
+    p.set_defaults(func=run_sign)
+
+    v = sub.add_parser("verify-blob", help="verify a file's signature", epilog=VERIFY_EPILOG,
+                       description="Verify a blob against a bundle or a detached signature.")
+    v.add_argument("blob", metavar="FILE", help="file to verify, - for stdin, or sha256:<hex> with a bundle")
+    v.add_argument("--key", help="public key: PEM file, env://VAR, certificate or cosign private key")
+    v.add_argument("--bundle", metavar="FILE", help="Sigstore bundle or legacy bundle JSON")
+    v.add_argument("--signature", metavar="FILE", help="detached base64 signature (legacy)")
+    add_go_bool(v, "--insecure-ignore-tlog", help="do not require a transparency log entry")
+    add_go_bool(v, "--new-bundle-format", default=True, help="accepted for compatibility (auto-detected)")
+    add_go_bool(v, "--insecure-ignore-sct", help="do not require an SCT (keyless)")
+    for flag in ("--certificate", "--certificate-identity", "--certificate-identity-regexp",
+                 "--certificate-oidc-issuer", "--certificate-oidc-issuer-regexp", "--trusted-root"):
+        v.add_argument(flag, help=argparse.SUPPRESS)
+    v.set_defaults(func=run_verify)
+
+
+def run_sign(args: argparse.Namespace) -> int:
+    from sigward.cli.common import password_fn
+    from sigward.errors import UsageError
+
+    if not args.key:
+        raise UsageError("keyless signing is not available yet: pass --key (a cosign key file or env://VAR)")
+    if args.tlog_upload:
+        raise UsageError(
+            "uploading to a transparency log is not configured: pass --tlog-upload=false to sign "
+            "without a log entry"
+        )
+    if args.new_bundle_format and not args.bundle:
+        raise UsageError("must specify --bundle with --new-bundle-format")
+    from sigward.fileio import write_atomic
+    from sigward.keys.signer import load_signer
+    from sigward.ops import blob
+
+    signer = load_signer(args.key, password_fn(confirm=False))
+    sig = blob.sign_blob(args.blob, signer)
+    if args.new_bundle_format:
+        write_atomic(args.bundle, blob.message_bundle(sig, signer))
+        print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
+        return 0
+    import base64
+
+    out = base64.b64encode(sig.signature) if args.b64 else sig.signature
+    if args.bundle:
+        write_atomic(args.bundle, blob.legacy_bundle(sig, signer))
+        print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
+    if args.output_signature:
+        write_atomic(args.output_signature, out)
+        print(f"Signature wrote in the file {args.output_signature}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(out + b"\n")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from sigward.cli.common import password_fn
+    from sigward.errors import UsageError
+
+    if not args.key:
+        raise UsageError("keyless verification is not available yet: pass --key with a public key")
+    if not args.bundle and not args.signature:
+        raise UsageError("either --bundle or --signature must be given")
+    from sigward.keys.signer import load_verifier
+    from sigward.ops import blob
+
+    verifier = load_verifier(args.key, password_fn(confirm=False))
+    if args.bundle:
+        data = _read(args.bundle)
+        if _is_protobuf_bundle(data):
+            blob.verify_blob_bundle(args.blob, data, verifier, args.insecure_ignore_tlog)
+        else:
+            from sigward.formats import blobbundle
+
+            lb = blobbundle.parse(data)
+            sig_b64 = lb.base64_signature.encode()
+            if args.signature:
+                sig_b64 = _read(args.signature)
+            blob.verify_blob_signature(args.blob, sig_b64, verifier, args.insecure_ignore_tlog,
+                                       has_tlog_entry=lb.rekor_bundle is not None)
+    else:
+        blob.verify_blob_signature(args.blob, _read(args.signature), verifier, args.insecure_ignore_tlog)
+    print("Verified OK", file=sys.stderr)
+    return 0
+
+
+def _read(path: str) -> bytes:
+    from sigward.errors import SigwardError
+
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise SigwardError(f"cannot read {path}: {e.strerror}")
+
+
+def _is_protobuf_bundle(data: bytes) -> bool:
+    import json
+
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        return False
+    from sigward.oci.mediatypes import SIGSTORE_BUNDLE_PREFIX
+
+    return isinstance(obj, dict) and str(obj.get("mediaType", "")).startswith(SIGSTORE_BUNDLE_PREFIX)

@@ -1,0 +1,134 @@
+"""``sigward verify``: parse cosign's flags, call ops.verify, render cosign's output."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sigward.cli.common import add_registry_flags
+from sigward.cli.flags import add_annotations, add_go_bool
+
+EPILOG = """\
+examples:
+  # verify with a public key; the JSON of each verified signature goes to stdout
+  sigward verify --key cosign.pub --insecure-ignore-tlog=true registry.example.com/app@sha256:...
+  # require an annotation the signer added with -a
+  sigward verify --key cosign.pub --insecure-ignore-tlog=true -a imageRef=refs/tags/0.5.0 IMAGE
+  # an image in an OCI layout, or a directory written by `sigward save`
+  sigward verify --key cosign.pub --insecure-ignore-tlog=true oci:./layout:hello
+  sigward verify --key cosign.pub --insecure-ignore-tlog=true --local-image ./saved
+
+exit codes (as cosign): 10 no signatures found, 11 image tag not found, 12 no matching signatures,
+13 no certificate on the signature, 1 any other error.
+"""
+
+WARN_TLOG = (
+    "WARNING: Skipping tlog verification is an insecure practice that lacks transparency and "
+    "auditability verification for the signature."
+)
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("verify", help="verify the signatures of an image", epilog=EPILOG,
+                       description="Verify signatures on the supplied image (by tag or digest).")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image reference, or oci:PATH")
+    p.add_argument("--key", help="public key: PEM file, env://VAR, certificate, or cosign private key")
+    add_annotations(p, "require this key=value annotation on the signature (repeatable)")
+    add_go_bool(p, "--check-claims", default=True,
+                help="check that the signed payload names the image digest and the annotations")
+    add_go_bool(p, "--insecure-ignore-tlog", help="do not require a transparency log entry")
+    add_go_bool(p, "--insecure-ignore-sct", help="do not require an SCT in the certificate (keyless)")
+    add_go_bool(p, "--new-bundle-format", default=True,
+                help="look for Sigstore bundle referrers first (false: only the legacy .sig image)")
+    p.add_argument("-o", "--output", default="json", choices=["json", "text"],
+                   help="output format for the verified payloads (default json)")
+    p.add_argument("--local-image", metavar="DIR", nargs="?", const=True, default=None,
+                   help="the IMAGE argument is an OCI layout directory (as written by `sigward save`)")
+    p.add_argument("--signature-digest-algorithm", default="sha256", help=argparse.SUPPRESS)
+    p.add_argument("--max-workers", type=int, default=10, help=argparse.SUPPRESS)
+    for flag in ("--certificate-identity", "--certificate-identity-regexp", "--certificate-oidc-issuer",
+                 "--certificate-oidc-issuer-regexp", "--trusted-root", "--certificate"):
+        p.add_argument(flag, help=argparse.SUPPRESS)
+    add_registry_flags(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sigward import gojson
+    from sigward.cli.common import password_fn
+    from sigward.cli.flags import parse_annotations
+    from sigward.errors import UsageError
+
+    if args.key and (args.certificate_identity or args.certificate_identity_regexp):
+        raise UsageError(
+            "cannot specify both --key and --certificate-identity or --certificate-identity-regexp"
+        )
+    if not args.key:
+        raise UsageError("keyless verification is not available yet: pass --key with a public key")
+    from sigward.keys.signer import load_verifier
+    from sigward.ops.verify import VerifyOptions, verify_image
+
+    verifier = load_verifier(args.key, password_fn(confirm=False))
+    annotations = parse_annotations(args.annotations)
+    opts = VerifyOptions(annotations=annotations, check_claims=args.check_claims,
+                         ignore_tlog=args.insecure_ignore_tlog, new_bundle_format=args.new_bundle_format)
+    if args.insecure_ignore_tlog:
+        print(WARN_TLOG, file=sys.stderr)
+    for text in args.images:
+        ref, store, attach = _open(text, args)
+        with store:
+            identifier = _identifier(ref, store, args)
+            result = verify_image(store, identifier, verifier, attach_store=attach, options=opts,
+                                  display_name=str(ref))
+        lines = ["", f"Verification for {ref} --",
+                 "The following checks were performed on each of these signatures:"]
+        if args.check_claims:
+            lines.append("  - The cosign claims were validated")
+        if annotations:
+            lines.append("  - The specified annotations were verified.")
+        if not args.insecure_ignore_tlog:
+            lines.append("  - Existence of the claims in the transparency log was verified offline")
+        lines.append("  - The signatures were verified against the specified public key")
+        print("\n".join(lines), file=sys.stderr)
+        if args.output == "text":
+            for s in result.signatures:
+                sys.stdout.write(s.payload.decode("utf-8", "replace") + "\n")
+        else:
+            objs = [_simple_container_image(s.output) for s in result.signatures]
+            sys.stdout.write("\n" + gojson.marshal(objs).decode() + "\n")
+        sys.stdout.flush()
+    return 0
+
+
+def _simple_container_image(obj: dict[str, Any]) -> dict[str, Any]:
+    """cosign's SimpleContainerImage struct order; ``optional`` is a Go map (sorted keys, or null)."""
+    from sigward import gojson
+
+    crit = obj.get("critical") or {}
+    opt = obj.get("optional")
+    return {
+        "critical": {
+            "identity": {"docker-reference": (crit.get("identity") or {}).get("docker-reference", "")},
+            "image": {"docker-manifest-digest": (crit.get("image") or {}).get("docker-manifest-digest", "")},
+            "type": crit.get("type", ""),
+        },
+        "optional": gojson.sorted_map(opt) if isinstance(opt, dict) else None,
+    }
+
+
+def _open(text: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
+    from sigward.cli.common import open_image
+
+    if args.local_image:
+        path = args.local_image if isinstance(args.local_image, str) else text
+        return open_image(f"oci:{path}", args)
+    return open_image(text, args)
+
+
+def _identifier(ref: Any, store: Any, args: argparse.Namespace) -> str:
+    if args.local_image:
+        from sigward.ops.saveload import local_image_identifier
+
+        return local_image_identifier(store)
+    return str(ref.identifier)

@@ -1,0 +1,128 @@
+"""Sign and verify blobs (files), streamed: memory stays flat whatever the file size.
+
+The message is hashed once as it is read; the signature is made over that digest (prehashed), which is
+what a Sigstore ``messageSignature`` bundle records, so cosign and sigstore-js verify it the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sigward.errors import SigwardError, UsageError, VerificationError
+
+CHUNK = 1 << 20
+# protobuf-specs HashAlgorithm names for the digests sigward computes.
+HASH_NAMES = {"sha256": "SHA2_256", "sha384": "SHA2_384", "sha512": "SHA2_512"}
+_DIGEST_ARG = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]+)$")
+
+
+def _open(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    try:
+        return open(path, "rb")
+    except OSError as e:
+        raise SigwardError(f"cannot read {path}: {e.strerror}")
+
+
+def hash_file(path: str, hash_name: str, progress: Callable[[int], None] | None = None) -> bytes:
+    """Digest of a file (``-`` is stdin), read in chunks."""
+    h = hashlib.new(hash_name)
+    f = _open(path)
+    try:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            if progress:
+                progress(len(chunk))
+    finally:
+        if f is not sys.stdin.buffer:
+            f.close()
+    return h.digest()
+
+
+@dataclass
+class BlobSignature:
+    hash_name: str
+    digest: bytes
+    signature: bytes
+
+
+def sign_blob(path: str, signer: Any, progress: Callable[[int], None] | None = None) -> BlobSignature:
+    """Hash ``path`` with the key's hash and sign the digest."""
+    hash_name = signer.default_hash
+    digest = hash_file(path, hash_name, progress)
+    return BlobSignature(hash_name, digest, signer.sign_prehashed(digest, hash_name))
+
+
+def message_bundle(sig: BlobSignature, signer: Any) -> bytes:
+    from sigward.formats import bundle
+    from sigward.keys.signer import public_key_hint
+
+    return bundle.message_signature_bundle(
+        sig.digest, sig.signature, hash_algorithm=HASH_NAMES[sig.hash_name],
+        public_key_hint=public_key_hint(signer.public_key),
+    )
+
+
+def legacy_bundle(sig: BlobSignature, signer: Any) -> bytes:
+    """cosign v3.1's LocalSignedPayload for key signing: the public key PEM goes into ``cert``."""
+    from sigward.formats import blobbundle
+    from sigward.keys.signer import public_key_pem
+
+    sig_b64 = base64.b64encode(sig.signature).decode()
+    return blobbundle.build(sig_b64, cert_pem=public_key_pem(signer.public_key))
+
+
+def _blob_digest(path: str, hash_name: str, allow_digest_arg: bool) -> bytes:
+    """Digest of the blob; with a new bundle, a missing file named ``sha256:<hex>`` is the digest itself."""
+    m = _DIGEST_ARG.match(path)
+    if allow_digest_arg and m and not os.path.exists(path):
+        if m.group(1) != hash_name:
+            raise VerificationError(f"the bundle uses {hash_name}, but a {m.group(1)} digest was given")
+        raw = bytes.fromhex(m.group(2))
+        if len(raw) != hashlib.new(hash_name).digest_size:
+            raise UsageError(f"{path}: wrong length for a {hash_name} digest")
+        return raw
+    return hash_file(path, hash_name)
+
+
+def verify_blob_bundle(path: str, bundle_bytes: bytes, verifier: Any, ignore_tlog: bool) -> None:
+    """Verify a protobuf (v0.1-v0.3) bundle with a message signature over ``path``."""
+    from sigward.formats import bundle as bundle_fmt
+    from sigward.ops.verify import VerifyOptions, check_key_material, check_tlog
+
+    b = bundle_fmt.parse_bundle(bundle_bytes)
+    if b.message_signature is None:
+        raise VerificationError("the bundle holds a DSSE envelope; use verify-blob-attestation for it")
+    check_tlog(b.tlog_entries, VerifyOptions(ignore_tlog=ignore_tlog))
+    check_key_material(b, verifier)
+    ms = b.message_signature
+    names = {v: k for k, v in HASH_NAMES.items()}
+    hash_name = names.get(ms.hash_algorithm)
+    if hash_name is None:
+        raise VerificationError(f"unsupported message digest algorithm {ms.hash_algorithm!r} in the bundle")
+    digest = _blob_digest(path, hash_name, allow_digest_arg=True)
+    if ms.digest and ms.digest != digest:
+        raise VerificationError("the blob's digest does not match the digest in the bundle")
+    verifier.verify_prehashed(ms.signature, digest, hash_name)
+
+
+def verify_blob_signature(path: str, signature_b64: bytes, verifier: Any, ignore_tlog: bool,
+                          has_tlog_entry: bool = False) -> None:
+    """Verify a detached base64 signature (legacy ``--signature`` or LocalSignedPayload)."""
+    from sigward.ops.verify import VerifyOptions, check_tlog
+
+    check_tlog([object()] if has_tlog_entry else [], VerifyOptions(ignore_tlog=ignore_tlog))
+    try:
+        sig = base64.b64decode(signature_b64.strip(), validate=True)
+    except ValueError:
+        raise VerificationError("the signature is not valid base64")
+    hash_name = verifier.default_hash
+    verifier.verify_prehashed(sig, hash_file(path, hash_name), hash_name)

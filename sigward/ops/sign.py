@@ -1,0 +1,181 @@
+"""Sign an image (or any OCI artifact) by digest, in cosign v3's format or the legacy ``.sig`` format.
+
+The reference is resolved to a digest once; everything after works on that digest. The signature is
+built completely (and, with ``--bundle``, written atomically) before anything is pushed, so a failure
+never leaves a half-written signature: blobs go first, the manifest that makes them visible goes last.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sigward.errors import NotFoundError, SigwardError, UsageError, VerificationError
+from sigward.oci import mediatypes as mt
+from sigward.oci.manifest import Descriptor, Manifest
+from sigward.oci.store import Store
+
+SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
+
+
+@dataclass
+class SignOptions:
+    annotations: dict[str, str] = field(default_factory=dict)
+    new_bundle_format: bool = True
+    upload: bool = True
+    recursive: bool = False
+    docker_media_types: bool = False  # COSIGN_DOCKER_MEDIA_TYPES, legacy format only
+    # Written into the referrer manifest's org.opencontainers.image.created; tests pin it.
+    created: str | None = None
+
+
+@dataclass
+class SignResult:
+    digest: str  # what was signed
+    signature_ref: str  # where the signature went (tag or referrer digest), for messages
+    bundle: bytes | None = None  # new format: the Sigstore bundle bytes
+    pushed: bool = True
+
+
+class Signer:  # structural: sigward.keys.signer.Signer satisfies it
+    public_key: object
+
+    def sign(self, data: bytes) -> bytes:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+def _now_rfc3339() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def targets(store: Store, identifier: str, recursive: bool) -> list[Descriptor]:
+    """The digests to sign: the artifact, plus every child of an index with ``recursive``."""
+    root = store.resolve(identifier)
+    out = [root]
+    if recursive and mt.is_index(root.media_type):
+        idx = store.get_manifest(root.digest)
+        out.extend(idx.manifests)
+    return out
+
+
+def sign_image(
+    store: Store,
+    identifier: str,
+    signer: Signer,
+    *,
+    attach_store: Store | None = None,
+    options: SignOptions | None = None,
+    docker_reference: str | None = None,
+    on_bundle: Callable[[SignResult], None] | None = None,
+) -> list[SignResult]:
+    """Sign ``identifier`` (tag or digest) in ``store``; signatures go to ``attach_store``.
+
+    ``docker_reference`` is the repository name recorded in legacy payloads (defaults to the store's name).
+    """
+    opts = options or SignOptions()
+    dest = attach_store or store
+    if not opts.upload and opts.new_bundle_format and on_bundle is None:
+        raise UsageError("--upload=false with the new bundle format needs --bundle FILE")
+    results = []
+    for desc in targets(store, identifier, opts.recursive):
+        if opts.new_bundle_format:
+            res = _sign_bundle(dest, desc, signer, opts)
+        else:
+            res = _sign_legacy(dest, desc, signer, opts, docker_reference or store.name)
+        if on_bundle is not None:
+            on_bundle(res)
+        results.append(res)
+    return results
+
+
+def _sign_bundle(dest: Store, subject: Descriptor, signer: Signer, opts: SignOptions) -> SignResult:
+    from sigward.formats import bundle, dsse, intoto, referrer
+    from sigward.keys.signer import public_key_hint
+
+    statement = intoto.cosign_sign_statement(subject.digest.split(":", 1)[1], opts.annotations)
+    sig = signer.sign(dsse.pae(mt.IN_TOTO, statement))
+    env = dsse.Envelope(payload=statement, payload_type=mt.IN_TOTO, signatures=[("", sig)])
+    bundle_bytes = bundle.dsse_bundle(env, public_key_hint=public_key_hint(signer.public_key))
+    if not opts.upload:
+        return SignResult(subject.digest, "", bundle_bytes, pushed=False)
+    manifest = referrer.referrer_manifest(
+        bundle_bytes, Descriptor(subject.media_type, subject.digest, subject.size),
+        SIGN_PREDICATE, opts.created or _now_rfc3339(),
+    )
+    push_referrer(dest, manifest, bundle_bytes)
+    return SignResult(subject.digest, str(dest.reference(manifest.digest)), bundle_bytes)
+
+
+def push_referrer(dest: Store, manifest: Manifest, bundle_bytes: bytes) -> None:
+    """Blobs first, manifest last: a reader never sees a referrer whose bundle is missing."""
+    dest.put_blob(Descriptor(mt.OCI_EMPTY, mt.EMPTY_DIGEST, 2), mt.EMPTY_JSON)
+    layer = manifest.layers[0]
+    dest.put_blob(layer, bundle_bytes)
+    dest.put_manifest(manifest)
+
+
+def _sign_legacy(
+    dest: Store, subject: Descriptor, signer: Signer, opts: SignOptions, docker_reference: str
+) -> SignResult:
+    from sigward.formats import legacy, simplesigning
+    from sigward.ops.attached import attached_tag
+
+    payload = simplesigning.payload(docker_reference, subject.digest, opts.annotations or None)
+    sig_b64 = base64.b64encode(signer.sign(payload)).decode()
+    layer = legacy.signature_layer(payload, sig_b64)
+    tag = attached_tag(subject.digest, "sig")
+    existing, existing_config = read_legacy_image(dest, tag)
+    if existing is not None and _is_duplicate(dest, existing, layer, payload, signer):
+        return SignResult(subject.digest, str(dest.reference(tag)), pushed=False)
+    if not opts.upload:
+        return SignResult(subject.digest, "", pushed=False)
+    push_legacy_layer(dest, tag, existing, existing_config, layer, payload, opts.docker_media_types)
+    return SignResult(subject.digest, str(dest.reference(tag)))
+
+
+def read_legacy_image(dest: Store, tag: str) -> tuple[Manifest | None, bytes | None]:
+    """The current ``.sig``/``.att`` image under ``tag`` and its config, or (None, None)."""
+    try:
+        existing = dest.get_manifest(tag)
+    except NotFoundError:
+        return None, None
+    if existing.is_index or existing.config is None:
+        raise SigwardError(
+            f"{dest.reference(tag)} is not a signature image (unexpected {existing.media_type})"
+        )
+    return existing, dest.get_blob(existing.config)
+
+
+def push_legacy_layer(
+    dest: Store, tag: str, existing: Manifest | None, existing_config: bytes | None,
+    layer: Descriptor, payload: bytes, docker_media_types: bool,
+) -> None:
+    """Append ``layer`` to the legacy image at ``tag``: payload and config blobs, then the manifest."""
+    from sigward.formats import legacy
+
+    manifest, config = legacy.append(existing, existing_config, layer, docker_media_types=docker_media_types)
+    dest.put_blob(layer, payload)
+    cfg = manifest.config
+    assert cfg is not None
+    dest.put_blob(cfg, config)
+    dest.put_manifest(manifest, tag)
+
+
+def _is_duplicate(dest: Store, existing: Manifest, layer: Descriptor, payload: bytes, signer: Signer) -> bool:
+    """cosign's dedupe: same layer and annotations, and the existing signature verifies under our key."""
+    from sigward.formats import legacy
+    from sigward.keys.signer import Verifier
+
+    if not legacy.is_duplicate(existing, layer):
+        return False
+    for old in legacy.parse_signature_layers(existing):
+        if old.layer.digest != layer.digest:
+            continue
+        try:
+            Verifier(signer.public_key).verify(base64.b64decode(old.signature_b64), payload)
+        except (VerificationError, ValueError):
+            continue
+        return True
+    return False

@@ -1,0 +1,266 @@
+"""Verify an image's signatures with a public key, the way ``cosign verify --key`` does.
+
+Path selection follows cosign v3 (cosign-wire-formats.md §4.1): if the digest has at least one Sigstore
+bundle referrer, every bundle is checked (any predicate type counts); otherwise the legacy ``.sig`` image.
+Success needs one signature that passes every check. Each check is a step with its own reason, so a
+failure says which one failed. Bytes are verified exactly as fetched, never re-serialised.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from sigward.errors import (
+    ImageTagNotFoundError,
+    NoMatchingSignaturesError,
+    NoSignaturesError,
+    NotFoundError,
+    SigwardError,
+    VerificationError,
+)
+from sigward.oci import mediatypes as mt
+from sigward.oci.manifest import Descriptor
+from sigward.oci.store import Store
+
+TLOG_HINT = (
+    "no transparency log entry to verify; verifying the transparency log is not configured "
+    "(pass --insecure-ignore-tlog=true to verify with the key alone)"
+)
+
+
+@dataclass
+class VerifyOptions:
+    annotations: dict[str, str] = field(default_factory=dict)
+    check_claims: bool = True
+    ignore_tlog: bool = False
+    new_bundle_format: bool = True
+
+
+@dataclass
+class VerifiedSignature:
+    """One signature that passed; ``output`` is the JSON object cosign prints for it."""
+
+    output: dict[str, Any]
+    payload: bytes  # the signed payload (statement or simple-signing JSON), exactly as stored
+    kind: str  # "bundle" or "legacy"
+
+
+@dataclass
+class VerifyResult:
+    digest: str
+    signatures: list[VerifiedSignature]
+    kind: str
+
+
+class Verifier:  # structural: sigward.keys.signer.Verifier satisfies it
+    public_key: object
+
+    def verify(self, signature: bytes, data: bytes) -> None:  # pragma: no cover - protocol
+        raise NotImplementedError
+
+
+def resolve_subject(store: Store, identifier: str) -> Descriptor:
+    try:
+        return store.resolve(identifier)
+    except NotFoundError as e:
+        raise ImageTagNotFoundError(f"image tag not found: {e}")
+
+
+def verify_image(
+    store: Store,
+    identifier: str,
+    verifier: Verifier,
+    *,
+    attach_store: Store | None = None,
+    options: VerifyOptions | None = None,
+    display_name: str | None = None,
+) -> VerifyResult:
+    """Verify ``identifier`` in ``store``; raises a VerificationError subclass (cosign's exit codes)."""
+    opts = options or VerifyOptions()
+    src = attach_store or store
+    subject = resolve_subject(store, identifier)
+    if opts.new_bundle_format:
+        bundles = find_bundles(src, subject.digest)
+        if bundles:
+            return _verify_bundles(bundles, subject, verifier, opts, display_name or store.name)
+    return _verify_legacy(src, subject, verifier, opts)
+
+
+# --- bundle path -----------------------------------------------------------------------------------
+
+
+@dataclass
+class FoundBundle:
+    where: str  # the referrer manifest digest, for messages
+    data: bytes
+
+
+def find_bundles(src: Store, digest: str) -> list[FoundBundle]:
+    """Every Sigstore bundle attached as a referrer of ``digest`` (never filtered by artifactType)."""
+    from sigward.formats import referrer
+
+    out = []
+    for desc in src.referrers(digest):
+        if mt.is_index(desc.media_type):
+            continue
+        try:
+            m = src.get_manifest(desc.digest)
+        except NotFoundError:
+            continue
+        if not referrer.is_bundle_referrer(m):
+            continue
+        layer = m.layers[0]
+        out.append(FoundBundle(m.digest, src.get_blob(layer)))
+    return out
+
+
+def _verify_bundles(
+    bundles: list[FoundBundle], subject: Descriptor, verifier: Verifier, opts: VerifyOptions, name: str
+) -> VerifyResult:
+    ok: list[VerifiedSignature] = []
+    errors: list[str] = []
+    for fb in bundles:
+        try:
+            ok.append(check_bundle(fb.data, subject.digest, verifier, opts, name))
+        except SigwardError as e:
+            errors.append(f"{fb.where}: {e}")
+    if not ok:
+        raise VerificationError("no matching signatures: " + "; ".join(errors))
+    return VerifyResult(subject.digest, ok, "bundle")
+
+
+def check_bundle(
+    data: bytes, digest: str, verifier: Verifier, opts: VerifyOptions, name: str
+) -> VerifiedSignature:
+    """All checks on one bundle: parse, tlog, key, DSSE signature, subject digest, annotations."""
+    from sigward.formats import bundle as bundle_fmt
+    from sigward.formats import intoto
+
+    b = bundle_fmt.parse_bundle(data)
+    if b.dsse_envelope is None:
+        raise VerificationError("bundle does not hold a DSSE envelope (an image signature must)")
+    check_tlog(b.tlog_entries, opts)
+    check_key_material(b, verifier)
+    env = b.dsse_envelope
+    if env.payload_type != mt.IN_TOTO:
+        raise VerificationError(f"DSSE payload type is {env.payload_type!r}, expected {mt.IN_TOTO!r}")
+    check_dsse_signature(env, verifier)
+    stmt = intoto.parse_statement(env.payload)
+    alg, hexd = digest.split(":", 1)
+    matching = [s for s in stmt.subjects if s.digest.get(alg) == hexd]
+    if opts.check_claims and not matching:
+        raise VerificationError(f"statement subject does not match the image digest {digest}")
+    sub_ann: dict[str, Any] = dict(matching[0].annotations or {}) if matching else {}
+    check_annotations(opts.annotations, sub_ann, "statement subject annotations")
+    output = {
+        "critical": {
+            "identity": {"docker-reference": name},
+            "image": {"docker-manifest-digest": digest},
+            "type": stmt.predicate_type,
+        },
+        "optional": sub_ann,
+    }
+    return VerifiedSignature(output, env.payload, "bundle")
+
+
+def check_tlog(entries: list[Any], opts: VerifyOptions) -> None:
+    if opts.ignore_tlog:
+        return
+    if not entries:
+        raise VerificationError(TLOG_HINT)
+    raise VerificationError(
+        "transparency log verification is not available in this build "
+        "(pass --insecure-ignore-tlog=true to verify with the key alone)"
+    )
+
+
+def check_key_material(b: Any, verifier: Verifier) -> None:
+    """A bundle signed with a certificate must carry our key's certificate (cosign compares keys)."""
+    cert_der = getattr(b, "certificate_der", None)
+    if cert_der:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+
+        cert = x509.load_der_x509_certificate(cert_der)
+        fmt = serialization.PublicFormat.SubjectPublicKeyInfo
+        enc = serialization.Encoding.DER
+        if cert.public_key().public_bytes(enc, fmt) != verifier.public_key.public_bytes(enc, fmt):  # type: ignore[attr-defined]
+            raise VerificationError("the bundle's certificate key is not the specified public key")
+
+
+def check_dsse_signature(env: Any, verifier: Verifier) -> None:
+    from sigward.formats import dsse
+
+    pae = dsse.pae(env.payload_type, env.payload)
+    last: Exception | None = None
+    for _keyid, sig in env.signatures:
+        try:
+            verifier.verify(sig, pae)
+            return
+        except VerificationError as e:
+            last = e
+    raise VerificationError(f"DSSE signature did not verify against the specified public key ({last})")
+
+
+def check_annotations(want: dict[str, str], have: dict[str, Any] | None, where: str) -> None:
+    """Every ``-a k=v`` must be present with exactly that value (cosign compares strings)."""
+    have = have or {}
+    for k, v in want.items():
+        if k not in have:
+            raise VerificationError(f"missing or incorrect annotation: {k}={v} not in {where}")
+        got = have[k]
+        if (got if isinstance(got, str) else json.dumps(got)) != v:
+            raise VerificationError(f"missing or incorrect annotation: {k}={v} (found {k}={got})")
+
+
+# --- legacy path -----------------------------------------------------------------------------------
+
+
+def _verify_legacy(src: Store, subject: Descriptor, verifier: Verifier, opts: VerifyOptions) -> VerifyResult:
+    from sigward.formats import legacy
+    from sigward.ops.attached import attached_tag
+
+    tag = attached_tag(subject.digest, "sig")
+    try:
+        sig_manifest = src.get_manifest(tag)
+    except NotFoundError:
+        raise NoSignaturesError("no signatures found")
+    layers = legacy.parse_signature_layers(sig_manifest)
+    if not layers:
+        raise NoSignaturesError("no signatures found")
+    ok: list[VerifiedSignature] = []
+    errors: list[str] = []
+    for sig in layers:
+        try:
+            ok.append(check_legacy_signature(src, sig, subject.digest, verifier, opts))
+        except SigwardError as e:
+            errors.append(str(e))
+    if not ok:
+        raise NoMatchingSignaturesError("no matching signatures: " + "; ".join(errors))
+    return VerifyResult(subject.digest, ok, "legacy")
+
+
+def check_legacy_signature(
+    src: Store, sig: Any, digest: str, verifier: Verifier, opts: VerifyOptions
+) -> VerifiedSignature:
+    from sigward.formats import simplesigning
+
+    payload = src.get_blob(sig.layer)
+    check_tlog([sig.bundle] if sig.bundle else [], opts)
+    try:
+        raw_sig = base64.b64decode(sig.signature_b64, validate=True)
+    except ValueError:
+        raise VerificationError("signature annotation is not valid base64")
+    verifier.verify(raw_sig, payload)
+    ss = simplesigning.parse(payload)
+    if opts.check_claims and ss.manifest_digest != digest:
+        raise VerificationError(
+            f"invalid or missing digest in claim: {ss.manifest_digest} (image is {digest})"
+        )
+    check_annotations(opts.annotations, ss.optional, "the signature's optional annotations")
+    output: dict[str, Any] = json.loads(payload)
+    return VerifiedSignature(output, payload, "legacy")
+
