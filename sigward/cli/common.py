@@ -51,12 +51,15 @@ def open_image(text: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def password_fn(confirm: bool = False) -> Any:
-    """The password callback cosign uses: COSIGN_PASSWORD, else the terminal, else stdin."""
+    """The password callback cosign uses: COSIGN_PASSWORD, else the terminal, else stdin.
 
-    def read() -> bytes:
+    Called only if a key actually needs a password, so a public key never prompts.
+    """
+
+    def read(confirm_again: bool = confirm) -> bytes:
         from sigward.keys.password import read_password
 
-        return read_password(confirm=confirm)
+        return read_password(confirm=confirm_again)
 
     return read
 

@@ -66,7 +66,7 @@ def message_bundle(sig: BlobSignature, signer: Any) -> bytes:
     from sigward.keys.signer import public_key_hint
 
     return bundle.message_signature_bundle(
-        sig.digest, sig.signature, hash_algorithm=HASH_NAMES[sig.hash_name],
+        sig.digest, sig.signature, digest_algorithm=HASH_NAMES[sig.hash_name],
         public_key_hint=public_key_hint(signer.public_key),
     )
 
@@ -105,9 +105,9 @@ def verify_blob_bundle(path: str, bundle_bytes: bytes, verifier: Any, ignore_tlo
     check_key_material(b, verifier)
     ms = b.message_signature
     names = {v: k for k, v in HASH_NAMES.items()}
-    hash_name = names.get(ms.hash_algorithm)
+    hash_name = names.get(ms.digest_algorithm or "SHA2_256")
     if hash_name is None:
-        raise VerificationError(f"unsupported message digest algorithm {ms.hash_algorithm!r} in the bundle")
+        raise VerificationError(f"unsupported message digest algorithm {ms.digest_algorithm!r} in the bundle")
     digest = _blob_digest(path, hash_name, allow_digest_arg=True)
     if ms.digest and ms.digest != digest:
         raise VerificationError("the blob's digest does not match the digest in the bundle")

@@ -50,13 +50,13 @@ def download_signatures(store: Store, identifier: str, attach_store: Store | Non
         raise SigwardError(f"no signatures associated with {store.reference(digest)}")
     for sig in legacy.parse_signature_layers(sig_manifest)[:100]:
         payload = src.get_blob(sig.layer)
-        bundle = json.loads(sig.bundle) if sig.bundle else None
-        ts = json.loads(sig.timestamp) if sig.timestamp else None
+        bundle = json.loads(sig.bundle_json) if sig.bundle_json else None
+        ts = json.loads(sig.timestamp_json) if sig.timestamp_json else None
         yield json.dumps({
-            "Base64Signature": sig.signature_b64,
+            "Base64Signature": sig.signature_b64 or "",
             "Payload": base64.b64encode(payload).decode(),
-            "Cert": sig.certificate,
-            "Chain": sig.chain,
+            "Cert": sig.certificate_pem,
+            "Chain": sig.chain_pem,
             "Bundle": bundle,
             "RFC3161Timestamp": ts,
         }, separators=(",", ":")).encode()

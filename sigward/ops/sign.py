@@ -96,7 +96,7 @@ def _sign_bundle(dest: Store, subject: Descriptor, signer: Signer, opts: SignOpt
 
     statement = intoto.cosign_sign_statement(subject.digest.split(":", 1)[1], opts.annotations)
     sig = signer.sign(dsse.pae(mt.IN_TOTO, statement))
-    env = dsse.Envelope(payload=statement, payload_type=mt.IN_TOTO, signatures=[("", sig)])
+    env = dsse.Envelope(payload=statement, payload_type=mt.IN_TOTO, signatures=(dsse.Signature(sig),))
     bundle_bytes = bundle.dsse_bundle(env, public_key_hint=public_key_hint(signer.public_key))
     if not opts.upload:
         return SignResult(subject.digest, "", bundle_bytes, pushed=False)
@@ -174,7 +174,7 @@ def _is_duplicate(dest: Store, existing: Manifest, layer: Descriptor, payload: b
         if old.layer.digest != layer.digest:
             continue
         try:
-            Verifier(signer.public_key).verify(base64.b64decode(old.signature_b64), payload)
+            Verifier(signer.public_key).verify(old.signature(), payload)
         except (VerificationError, ValueError):
             continue
         return True

@@ -8,7 +8,6 @@ failure says which one failed. Bytes are verified exactly as fetched, never re-s
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,7 +178,7 @@ def check_tlog(entries: list[Any], opts: VerifyOptions) -> None:
 
 def check_key_material(b: Any, verifier: Verifier) -> None:
     """A bundle signed with a certificate must carry our key's certificate (cosign compares keys)."""
-    cert_der = getattr(b, "certificate_der", None)
+    cert_der = b.leaf_certificate
     if cert_der:
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
@@ -196,9 +195,9 @@ def check_dsse_signature(env: Any, verifier: Verifier) -> None:
 
     pae = dsse.pae(env.payload_type, env.payload)
     last: Exception | None = None
-    for _keyid, sig in env.signatures:
+    for s in env.signatures:
         try:
-            verifier.verify(sig, pae)
+            verifier.verify(s.sig, pae)
             return
         except VerificationError as e:
             last = e
@@ -249,12 +248,8 @@ def check_legacy_signature(
     from sigward.formats import simplesigning
 
     payload = src.get_blob(sig.layer)
-    check_tlog([sig.bundle] if sig.bundle else [], opts)
-    try:
-        raw_sig = base64.b64decode(sig.signature_b64, validate=True)
-    except ValueError:
-        raise VerificationError("signature annotation is not valid base64")
-    verifier.verify(raw_sig, payload)
+    check_tlog([sig.bundle_json] if sig.bundle_json else [], opts)
+    verifier.verify(sig.signature(), payload)
     ss = simplesigning.parse(payload)
     if opts.check_claims and ss.manifest_digest != digest:
         raise VerificationError(
