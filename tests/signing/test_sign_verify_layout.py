@@ -198,7 +198,8 @@ def test_exit_codes(run: Callable[..., Any], keys: Any, other_keys: Any, layout:
     assert r.code == 12 and "--insecure-ignore-tlog" in r.err
 
 
-def test_wrong_key_bundle(run: Callable[..., Any], keys: Any, other_keys: Any, layout: Callable[..., str]) -> None:
+def test_wrong_key_bundle(run: Callable[..., Any], keys: Any, other_keys: Any,
+                          layout: Callable[..., str]) -> None:
     img = layout()
     assert run(*SIGN, "--key", keys.key, img).code == 0
     r = run("verify", "--key", other_keys.pub, NOTLOG, img)
@@ -224,7 +225,8 @@ def test_substituted_bundle_rejected(run: Callable[..., Any], keys: Any, layout:
     sb, db = _store(b)
     _, bundle = _bundle_referrer(sa, da)
     subject_b = sb.resolve(db)
-    m = referrer.referrer_manifest(bundle, subject_b, "https://sigstore.dev/cosign/sign/v1", "2026-01-01T00:00:00Z")
+    m = referrer.referrer_manifest(bundle, subject_b, "https://sigstore.dev/cosign/sign/v1",
+                                   "2026-01-01T00:00:00Z")
     sb.put_blob(Descriptor(mt.OCI_EMPTY, mt.EMPTY_DIGEST, 2), mt.EMPTY_JSON)
     sb.put_blob(m.layers[0], bundle)
     sb.put_manifest(m)
