@@ -1,0 +1,125 @@
+"""``generate-key-pair``, ``import-key-pair`` and ``public-key`` (cosign-compatible).
+
+Files and messages follow cosign (cosign-wire-formats.md §1): ``<prefix>.key`` (0600) holding an
+``ENCRYPTED SIGSTORE PRIVATE KEY`` and ``<prefix>.pub`` (0644), progress on stderr. Unlike cosign, an
+existing key is checked *before* the password is asked, and without a terminal to confirm on we refuse
+to overwrite unless ``-y`` is given - a pipeline must never silently replace someone's signing key.
+Crypto modules are imported inside the command functions to keep start-up cheap.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from sigward.errors import KeyFileError, UsageError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("generate-key-pair", help="generate an ECDSA P-256 key pair for signing")
+    p.add_argument("key_url", nargs="?", default="",
+                   help="k8s://NS/NAME, github://… or gitlab://… destination (not supported yet)")
+    p.add_argument("--output-key-prefix", default="cosign", metavar="PREFIX",
+                   help="name used for the generated .pub and .key files (default cosign)")
+    p.add_argument("--kms", default="", metavar="URI",
+                   help="create the key pair in a KMS (not supported yet)")
+    p.add_argument("-y", "--yes", action="store_true", help="overwrite an existing key without asking")
+    p.set_defaults(func=_generate)
+
+    p = sub.add_parser("import-key-pair", help="import a PEM private key as a cosign key pair")
+    p.add_argument("-k", "--key", required=True, metavar="FILE",
+                   help="PEM private key to import (PKCS#1 RSA, SEC1 EC or PKCS#8)")
+    p.add_argument("-o", "--output-key-prefix", default="import-cosign", metavar="PREFIX",
+                   help="name used for the .pub and .key files (default import-cosign)")
+    p.add_argument("-y", "--yes", action="store_true", help="overwrite an existing key without asking")
+    p.set_defaults(func=_import)
+
+    p = sub.add_parser("public-key", help="print the public key of a private key")
+    p.add_argument("--key", default="", metavar="REF", help="private key: path, env://VAR or a KMS URI")
+    p.add_argument("--outfile", default="", metavar="FILE", help="write the PEM here instead of stdout")
+    p.add_argument("--sk", action="store_true", help="use a hardware security key (not supported yet)")
+    p.add_argument("--slot", default="", help="security key slot (with --sk)")
+    p.set_defaults(func=_public_key)
+
+
+def _confirm_overwrite(path: str, yes: bool) -> None:
+    if yes or not os.path.exists(path):
+        return
+    stdin = sys.stdin
+    if stdin is None or not stdin.isatty():
+        raise KeyFileError(f"File {path} already exists; not overwriting it without confirmation "
+                           "(use -y to overwrite)")
+    sys.stderr.write(f"File {path} already exists. Overwrite (y/[N])? ")
+    sys.stderr.flush()
+    answer = stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise KeyFileError(f"not overwriting {path}")
+
+
+def _write_pair(prefix: str, private_pem: bytes, public_pem: bytes) -> None:
+    from sigward.keys.files import write_files_atomically
+
+    key_path, pub_path = f"{prefix}.key", f"{prefix}.pub"
+    write_files_atomically([(key_path, private_pem, 0o600), (pub_path, public_pem, 0o644)])
+    sys.stderr.write(f"Private key written to {key_path}\n")
+    sys.stderr.write(f"Public key written to {pub_path}\n")
+
+
+def _generate(args: argparse.Namespace) -> int:
+    if args.kms:
+        raise KeyFileError(f"KMS key generation is not supported yet: {args.kms}")
+    if args.key_url:
+        raise KeyFileError(f"writing key pairs to {args.key_url} is not supported yet")
+    if not args.output_key_prefix:
+        raise UsageError("--output-key-prefix must not be empty")
+    _confirm_overwrite(f"{args.output_key_prefix}.key", args.yes)
+
+    from sigward.keys.algorithms import generate_private_key
+    from sigward.keys.encrypted import encrypt_private_key
+    from sigward.keys.password import read_password
+    from sigward.keys.signer import public_key_pem
+
+    password = read_password(True)
+    key = generate_private_key("ecdsa-sha2-256-nistp256")  # cosign always generates P-256 here
+    _write_pair(args.output_key_prefix, encrypt_private_key(key, password), public_key_pem(key.public_key()))
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    if not args.output_key_prefix:
+        raise UsageError("--output-key-prefix must not be empty")
+    from sigward.keys.importing import import_key_pair, parse_import_key
+    from sigward.keys.keyref import KeyRef
+    from sigward.keys.password import read_password
+
+    raw = KeyRef("file", args.key, args.key).read()
+    try:
+        parse_import_key(raw)  # fail on a bad key before asking anything
+    except KeyFileError as e:
+        raise KeyFileError(f"{args.key}: {e}") from None
+    _confirm_overwrite(f"{args.output_key_prefix}.key", args.yes)
+    private_pem, public_pem = import_key_pair(raw, read_password(True), args.key)
+    _write_pair(args.output_key_prefix, private_pem, public_pem)
+    return 0
+
+
+def _public_key(args: argparse.Namespace) -> int:
+    if args.sk:
+        raise KeyFileError("hardware security keys (--sk) are not supported yet")
+    if not args.key:
+        raise UsageError("--key is required")
+    from sigward.keys.password import read_password
+    from sigward.keys.signer import load_private_key, public_key_pem
+
+    data = public_key_pem(load_private_key(args.key, read_password).public_key())
+    if not args.outfile:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return 0
+    from sigward.keys.files import write_files_atomically
+
+    write_files_atomically([(args.outfile, data, 0o666)])
+    sys.stderr.write(f"Public key written to {args.outfile}\n")
+    return 0
