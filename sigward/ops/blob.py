@@ -76,8 +76,7 @@ def legacy_bundle(sig: BlobSignature, signer: Any) -> bytes:
     from sigward.formats import blobbundle
     from sigward.keys.signer import public_key_pem
 
-    sig_b64 = base64.b64encode(sig.signature).decode()
-    return blobbundle.build(sig_b64, cert_pem=public_key_pem(signer.public_key))
+    return blobbundle.build(sig.signature, cert_pem=public_key_pem(signer.public_key))
 
 
 def _blob_digest(path: str, hash_name: str, allow_digest_arg: bool) -> bytes:
@@ -124,5 +123,5 @@ def verify_blob_signature(path: str, signature_b64: bytes, verifier: Any, ignore
         sig = base64.b64decode(signature_b64.strip(), validate=True)
     except ValueError:
         raise VerificationError("the signature is not valid base64")
-    hash_name = verifier.default_hash
+    hash_name = verifier.hash_name
     verifier.verify_prehashed(sig, hash_file(path, hash_name), hash_name)

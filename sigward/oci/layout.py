@@ -1,0 +1,393 @@
+"""``LayoutStore``: the Store interface over an OCI image layout directory (``oci:PATH``).
+
+Layout facts (image-spec ``image-layout.md``): ``oci-layout`` holds ``{"imageLayoutVersion":"1.0.0"}``,
+``index.json`` is the entry point, blobs live at ``blobs/<alg>/<hex>``, tags are the
+``org.opencontainers.image.ref.name`` annotation of index.json entries, unknown files are tolerated.
+
+Why the care with writes: several sigward processes (or a sigward and a cosign) may write one layout at
+the same time, and a reader must never see half a blob or half an index. So every file is written to a
+temporary name inside the layout (same filesystem), fsync'd and ``os.replace``d; blobs are verified
+against their digest while they are written, so a wrong or interrupted stream never lands under
+``blobs/``; index.json read-modify-write runs under an exclusive ``flock`` so concurrent writers keep each
+other's entries.
+
+Referrers: cosign's ``save`` writes referrer manifests into ``blobs/`` without listing them in index.json
+(cosign-wire-formats.md §5.4) and cosign's own reader scans the blob directory; we do the same, besides
+looking at index.json entries (where our own ``put_manifest`` records them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sigward import gojson
+from sigward.errors import DigestMismatchError, InvalidManifestError, NotFoundError, StoreError
+from sigward.oci import digest as _digest
+from sigward.oci import mediatypes as mt
+from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
+from sigward.oci.reference import LayoutReference, validate_tag
+from sigward.oci.store import ProgressFn, Store
+
+REF_NAME = "org.opencontainers.image.ref.name"
+LAYOUT_FILE = "oci-layout"
+INDEX_FILE = "index.json"
+LOCK_FILE = ".sigward.lock"
+_TMP_PREFIX = ".sigward-tmp-"
+FILE_MODE = 0o644
+LAYOUT_HEADER = b'{"imageLayoutVersion":"1.0.0"}'
+
+
+class LayoutStore(Store):
+    """An OCI image layout on disk; created on first write when the directory is missing or empty."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._display = os.fspath(path)
+        self.path = Path(path)
+
+    # -- identity -----------------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return f"oci:{self._display}"
+
+    def reference(self, identifier: str) -> LayoutReference:
+        if _digest.is_digest(identifier):
+            return LayoutReference(self._display, None, identifier)
+        return LayoutReference(self._display, validate_tag(identifier), None)
+
+    # -- layout files -------------------------------------------------------------------------------
+
+    def _check_layout(self) -> None:
+        """Reads need a real layout: a missing path or a random directory is the user's mistake."""
+        if not self.path.exists():
+            raise NotFoundError(f"{self.name}: no such OCI image layout (the directory does not exist)")
+        if not self.path.is_dir():
+            raise StoreError(f"{self.name}: not an OCI image layout (not a directory)")
+        header = self.path / LAYOUT_FILE
+        try:
+            obj = json.loads(header.read_bytes())
+        except FileNotFoundError:
+            raise StoreError(f"{self.name}: not an OCI image layout (no {LAYOUT_FILE} file)")
+        except (OSError, ValueError) as e:
+            raise StoreError(f"{self.name}: unreadable {LAYOUT_FILE} file ({e})")
+        version = obj.get("imageLayoutVersion") if isinstance(obj, dict) else None
+        if not isinstance(version, str) or not version.startswith("1."):
+            raise StoreError(f"{self.name}: unsupported {LAYOUT_FILE} imageLayoutVersion {version!r}")
+
+    def _ensure_layout(self) -> None:
+        """Before a write: create the layout if the directory is missing or empty, else require one."""
+        if self.path.is_dir() and (self.path / LAYOUT_FILE).exists():
+            self._check_layout()
+            return
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise StoreError(
+                f"{self.name}: not an OCI image layout (no {LAYOUT_FILE} file) and not empty; "
+                "refusing to write into it"
+            )
+        try:
+            (self.path / "blobs").mkdir(parents=True, exist_ok=True)
+            with self._locked():
+                if not (self.path / INDEX_FILE).exists():
+                    self._write_file(self.path / INDEX_FILE, _index_bytes([]))
+                if not (self.path / LAYOUT_FILE).exists():
+                    self._write_file(self.path / LAYOUT_FILE, LAYOUT_HEADER)
+        except OSError as e:
+            raise StoreError(f"{self.name}: cannot create the OCI image layout ({e.strerror or e})")
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise StoreError(f"{self.name}: cannot open the lock file ({e.strerror or e})")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _mkstemp(self) -> tuple[int, str]:
+        """A temp file next to its destination (same filesystem, so the rename is atomic); mkstemp's
+        0600 would make blobs unreadable to other users of a shared layout, hence the chmod."""
+        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self.path)
+        os.fchmod(fd, FILE_MODE)
+        return fd, tmp
+
+    def _write_file(self, dest: Path, data: bytes) -> None:
+        """Atomically replace ``dest`` with ``data``: temp file in the layout, fsync, rename."""
+        fd, tmp = self._mkstemp()
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+
+    def _read_index(self) -> list[dict[str, Any]]:
+        try:
+            data = (self.path / INDEX_FILE).read_bytes()
+        except FileNotFoundError:
+            raise StoreError(f"{self.name}: not an OCI image layout (no {INDEX_FILE})")
+        except OSError as e:
+            raise StoreError(f"{self.name}: cannot read {INDEX_FILE} ({e.strerror or e})")
+        try:
+            obj = json.loads(data)
+        except ValueError as e:
+            raise InvalidManifestError(f"{self.name}: {INDEX_FILE} is not valid JSON ({e})")
+        entries = obj.get("manifests") if isinstance(obj, dict) else None
+        if entries is None and isinstance(obj, dict):
+            entries = []
+        if not isinstance(entries, list):
+            raise InvalidManifestError(f"{self.name}: {INDEX_FILE} has no 'manifests' list")
+        for i, e in enumerate(entries):
+            Descriptor.from_json(e, f"{self.name}: {INDEX_FILE} manifests[{i}]")
+        return entries
+
+    def _update_index(self, change: Any) -> None:
+        """Read-modify-write index.json under the lock; ``change(entries)`` edits the list in place."""
+        with self._locked():
+            entries = self._read_index()
+            if change(entries) is False:
+                return
+            try:
+                self._write_file(self.path / INDEX_FILE, _index_bytes(entries))
+            except OSError as e:
+                raise StoreError(f"{self.name}: cannot write {INDEX_FILE} ({e.strerror or e})")
+
+    def _blob_path(self, digest: str) -> Path:
+        # validate_digest restricts the hex part to [a-f0-9], so the path cannot escape blobs/.
+        _digest.validate_digest(digest)
+        return self.path / "blobs" / _digest.algorithm(digest) / _digest.hex_part(digest)
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def resolve(self, identifier: str) -> Descriptor:
+        self._check_layout()
+        entries = self._read_index()
+        if _digest.is_digest(identifier):
+            for e in entries:
+                if e.get("digest") == identifier:
+                    return _plain(Descriptor.from_json(e))
+            path = self._blob_path(identifier)
+            if not path.is_file():
+                raise NotFoundError(f"{self.name}@{identifier}: manifest not found")
+            m = self._read_manifest(identifier, path.stat().st_size, None)
+            return m.descriptor()
+        validate_tag(identifier)
+        found = [e for e in entries if _tag_of(e) == identifier]
+        if not found:
+            raise NotFoundError(f"{self.name}:{identifier}: tag not found")
+        return _plain(Descriptor.from_json(found[-1]))
+
+    def get_manifest(self, identifier: str) -> Manifest:
+        desc = self.resolve(identifier)
+        return self._read_manifest(desc.digest, desc.size, desc.media_type or None)
+
+    def _read_manifest(self, digest: str, size: int, media_type: str | None) -> Manifest:
+        if size > MAX_MANIFEST_SIZE:
+            raise InvalidManifestError(
+                f"{self.name}@{digest}: manifest larger than {MAX_MANIFEST_SIZE} bytes"
+            )
+        data = b"".join(self.iter_blob(Descriptor(media_type or "", digest, size)))
+        return Manifest.parse(data, media_type, digest, where=f"{self.name}@{digest}")
+
+    def has_blob(self, digest: str) -> bool:
+        return self._blob_path(digest).is_file()
+
+    def iter_blob(self, desc: Descriptor, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        path = self._blob_path(desc.digest)
+        try:
+            f = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+        except FileNotFoundError:
+            raise NotFoundError(f"{self.name}: blob {desc.digest} not found")
+        except OSError as e:
+            raise StoreError(f"{self.name}: cannot read blob {desc.digest} ({e.strerror or e})")
+        return _digest.verified_chunks(_read_chunks(f, chunk_size), desc.digest, desc.size,
+                                       f"{self.name}: blob")
+
+    def tags(self) -> list[str]:
+        self._check_layout()
+        return sorted({t for t in map(_tag_of, self._read_index()) if t})
+
+    def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
+        self._check_layout()
+        _digest.validate_digest(digest)
+        seen: dict[str, Descriptor] = {}
+        candidates: list[tuple[str, int, str | None]] = []
+        for e in self._read_index():
+            if e.get("mediaType") in mt.IMAGE_MANIFEST_TYPES:
+                candidates.append((e["digest"], e["size"], e["mediaType"]))
+        candidates.extend(self._scan_blobs())
+        for dig, size, media_type in candidates:
+            if dig in seen or dig == digest:
+                continue
+            m = self._maybe_manifest(dig, size, media_type)
+            if m is None or m.is_index:
+                continue
+            subject = m.subject
+            if subject is not None and subject.digest == digest:
+                seen[dig] = m.referrer_descriptor()
+        out = sorted(seen.values(), key=lambda d: d.digest)
+        if artifact_type:
+            out = [d for d in out if d.artifact_type == artifact_type]
+        return out
+
+    def _scan_blobs(self) -> Iterator[tuple[str, int, str | None]]:
+        """Blob files small enough to be a manifest and starting with ``{``: referrer candidates."""
+        blobs = self.path / "blobs"
+        try:
+            alg_dirs = sorted(p for p in blobs.iterdir() if p.is_dir())
+        except OSError:
+            return
+        for alg_dir in alg_dirs:
+            for p in sorted(alg_dir.iterdir()):
+                dig = f"{alg_dir.name}:{p.name}"
+                if not _digest.is_digest(dig):
+                    continue  # unknown files are tolerated
+                try:
+                    size = p.stat().st_size
+                    if size > MAX_MANIFEST_SIZE or size < 2:
+                        continue
+                    with open(p, "rb") as f:
+                        if f.read(1) != b"{":
+                            continue
+                except OSError:
+                    continue
+                yield dig, size, None
+
+    def _maybe_manifest(self, dig: str, size: int, media_type: str | None) -> Manifest | None:
+        """A blob as a manifest, or None when it is not one (or is corrupt: never trusted)."""
+        try:
+            return self._read_manifest(dig, size, media_type)
+        except (StoreError, InvalidManifestError, DigestMismatchError):
+            return None
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def put_blob(
+        self,
+        desc: Descriptor,
+        content: bytes | Iterable[bytes],
+        *,
+        progress: ProgressFn | None = None,
+        mount_from: Store | None = None,
+    ) -> bool:
+        dest = self._blob_path(desc.digest)
+        if dest.is_file():
+            return False
+        self._ensure_layout()
+        chunks: Iterable[bytes] = [content] if isinstance(content, bytes | bytearray) else content
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = self._mkstemp()
+        except OSError as e:
+            raise StoreError(f"{self.name}: cannot write blob {desc.digest} ({e.strerror or e})")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                for chunk in _digest.verified_chunks(chunks, desc.digest, desc.size, f"blob for {self.name}"):
+                    f.write(chunk)
+                    if progress is not None:
+                        progress(len(chunk))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        except BaseException as e:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            if isinstance(e, OSError):
+                raise StoreError(f"{self.name}: cannot write blob {desc.digest} ({e.strerror or e})")
+            raise
+        return True
+
+    def put_manifest(self, manifest: Manifest, tag: str | None = None) -> Descriptor:
+        if tag is not None:
+            validate_tag(tag)
+        self.put_blob(manifest.descriptor(), manifest.data)
+        entry = Descriptor(
+            manifest.media_type, manifest.digest, len(manifest.data),
+            {REF_NAME: tag} if tag else None, manifest.json.get("artifactType") or None,
+        ).to_json()
+
+        def change(entries: list[dict[str, Any]]) -> bool:
+            if tag is None:
+                if any(e.get("digest") == manifest.digest for e in entries):
+                    return False  # already reachable
+                entries.append(entry)
+                return True
+            # The tag moves: drop its old entry, and an untagged entry of this digest it replaces.
+            entries[:] = [
+                e for e in entries
+                if _tag_of(e) != tag and not (e.get("digest") == manifest.digest and not _tag_of(e))
+            ]
+            entries.append(entry)
+            return True
+
+        self._update_index(change)
+        return manifest.descriptor()
+
+    def delete(self, identifier: str) -> None:
+        self._check_layout()
+        if _digest.is_digest(identifier):
+            path = self._blob_path(identifier)
+            removed: list[bool] = []
+
+            def drop_digest(entries: list[dict[str, Any]]) -> bool:
+                before = len(entries)
+                entries[:] = [e for e in entries if e.get("digest") != identifier]
+                removed.append(len(entries) != before)
+                return removed[-1]
+
+            self._update_index(drop_digest)
+            existed = path.is_file()
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            if not removed[-1] and not existed:
+                raise NotFoundError(f"{self.name}@{identifier}: manifest not found")
+            return
+        validate_tag(identifier)
+        found: list[bool] = []
+
+        def drop_tag(entries: list[dict[str, Any]]) -> bool:
+            before = len(entries)
+            entries[:] = [e for e in entries if _tag_of(e) != identifier]
+            found.append(len(entries) != before)
+            return found[-1]
+
+        self._update_index(drop_tag)
+        if not found[-1]:
+            raise NotFoundError(f"{self.name}:{identifier}: tag not found")
+
+
+def _tag_of(entry: dict[str, Any]) -> str | None:
+    tag = (entry.get("annotations") or {}).get(REF_NAME)
+    return tag if isinstance(tag, str) and tag else None
+
+
+def _plain(desc: Descriptor) -> Descriptor:
+    """An index.json entry as a resolve result: the tag annotation is layout bookkeeping, not content."""
+    ann = {k: v for k, v in (desc.annotations or {}).items() if k != REF_NAME}
+    return desc.with_annotations(ann or None)
+
+
+def _index_bytes(entries: list[dict[str, Any]]) -> bytes:
+    return gojson.marshal({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": entries})
+
+
+def _read_chunks(f: Any, chunk_size: int) -> Iterator[bytes]:
+    with f:
+        while True:
+            chunk = f.read(chunk_size)
+            if not chunk:
+                return
+            yield chunk
