@@ -50,6 +50,7 @@ def register(sub: Any) -> None:
     add_annotations(g, "extra key=value pairs to put in the payload")
     add_registry_flags(g)
     g.set_defaults(func=run_generate)
+    register_saveload(sub)
 
 
 def _need_sub(p: Any) -> int:
@@ -143,4 +144,43 @@ def run_generate(args: argparse.Namespace) -> int:
     with store:
         payload = generate_payload(store, ref.identifier, ref.name, parse_annotations(args.annotations))
     sys.stdout.buffer.write(payload)
+    return 0
+
+
+def register_saveload(sub: Any) -> None:
+    s = sub.add_parser("save", help="save an image and its signatures to an OCI layout directory",
+                       description="Write IMAGE, its signatures, attestations and referrers to --dir "
+                                   "(an OCI image layout, as `cosign save`).")
+    s.add_argument("image", metavar="IMAGE")
+    s.add_argument("--dir", required=True, help="directory to write the OCI layout to")
+    add_registry_flags(s)
+    s.set_defaults(func=run_save)
+    ld = sub.add_parser("load", help="push an image saved with `save` to a registry or layout",
+                        description="Push the image in --dir, with everything attached, to IMAGE.")
+    ld.add_argument("image", metavar="IMAGE")
+    ld.add_argument("--dir", required=True, help="OCI layout written by `save` (or `cosign save`)")
+    add_registry_flags(ld)
+    ld.set_defaults(func=run_load)
+
+
+def run_save(args: argparse.Namespace) -> int:
+    from sigward.cli.common import open_image
+    from sigward.cli.progress import for_terminal
+    from sigward.ops.saveload import save
+
+    ref, store, attach = open_image(args.image, args)
+    with store:
+        res = save(store, ref.identifier, args.dir, src_attach=attach, progress=for_terminal(0, "save"))
+    print(f"Saved {res.digest} to {args.dir}", file=sys.stderr)
+    return 0
+
+
+def run_load(args: argparse.Namespace) -> int:
+    from sigward.cli.common import open_image
+    from sigward.ops.saveload import load
+
+    ref, store, attach = open_image(args.image, args)
+    with store:
+        digest = load(args.dir, store, ref.tag, dst_attach=attach)
+    print(store.reference(digest))
     return 0

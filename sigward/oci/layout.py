@@ -336,6 +336,32 @@ class LayoutStore(Store):
         self._update_index(change)
         return manifest.descriptor()
 
+    def index_entries(self) -> list[Descriptor]:
+        """The descriptors listed in index.json, annotations included (tags are ``ref.name``)."""
+        self._check_layout()
+        return [Descriptor.from_json(e) for e in self._read_index()]
+
+    def annotate(self, digest: str, annotations: dict[str, str]) -> None:
+        """Merge ``annotations`` into every index.json entry for ``digest`` (adding one if none).
+
+        Used by ``save`` for cosign's ``kind`` annotations, which is how cosign finds the image and
+        its signature images in a layout.
+        """
+        desc = self.resolve(digest)
+
+        def change(entries: list[dict[str, Any]]) -> bool:
+            hits = [e for e in entries if e.get("digest") == digest]
+            if not hits:
+                entry = _plain(desc).to_json()
+                entries.append(entry)
+                hits = [entry]
+            for e in hits:
+                merged = {**(e.get("annotations") or {}), **annotations}
+                e["annotations"] = {k: merged[k] for k in sorted(merged)}
+            return True
+
+        self._update_index(change)
+
     def delete(self, identifier: str) -> None:
         self._check_layout()
         if _digest.is_digest(identifier):

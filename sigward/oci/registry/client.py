@@ -1,0 +1,373 @@
+"""HTTP transport to one registry host: scheme choice, TLS, auth, retries, error mapping, counting.
+
+Scheme: HTTPS always comes first. Plain HTTP is tried after an HTTPS failure only with
+``allow_http_registry`` or for loopback hosts (127.0.0.0/8, ::1, localhost), as go-containerregistry does:
+a registry on your own machine is commonly plain HTTP, and trying HTTPS first means a TLS registry on
+loopback never sees a plaintext request. A certificate that fails verification never falls back to
+HTTP (that would be a silent downgrade); the error names the flags that help.
+
+Retries: bounded exponential backoff with jitter on connection errors, 429 (``Retry-After`` honoured,
+capped) and 500/502/503/504 — for idempotent requests. Non-idempotent ones (POST, PATCH) are retried
+only when the request provably never left (connect failure) or the server refused it outright (429/503).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin, urlsplit
+
+from sigward.errors import AuthError, NotFoundError, StoreError
+from sigward.oci.registry.auth import TokenCache, basic_header
+from sigward.oci.registry.challenge import Challenge, parse_challenges
+from sigward.oci.registry.dockerconfig import Credentials, lookup
+
+if TYPE_CHECKING:
+    import httpx
+
+    from sigward.oci.store import StoreOptions
+
+# A request body: bytes, a one-shot iterable, or a factory making a fresh iterable per attempt (which makes
+# a streamed body replayable, and lets the bytes go as soon as the request was sent).
+Body = bytes | Iterable[bytes] | Callable[[], Iterable[bytes]]
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_MAX_REDIRECTS = 5
+
+
+def is_loopback(host: str) -> bool:
+    h = host
+    if h.startswith("["):
+        h = h[1:].split("]", 1)[0]
+    elif h.count(":") == 1:
+        h = h.split(":", 1)[0]
+    if h.lower() == "localhost" or h.lower().endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def error_summary(resp: httpx.Response) -> str:
+    """``CODE: message`` from a registry error body, else the HTTP status line."""
+    try:
+        obj = json.loads(resp.content or b"null")
+        errs = obj.get("errors") if isinstance(obj, dict) else None
+    except (ValueError, UnicodeDecodeError):
+        errs = None
+    except Exception:  # body not read (streaming): fall back to the status line
+        errs = None
+    parts = []
+    for e in errs or []:
+        if isinstance(e, dict) and (e.get("code") or e.get("message")):
+            code, msg = str(e.get("code") or "").strip(), str(e.get("message") or "").strip()
+            parts.append(f"{code}: {msg}" if code and msg else code or msg)
+    if parts:
+        return "; ".join(p.replace("\n", " ") for p in parts)[:500]
+    return f"{resp.status_code} {resp.reason_phrase or ''}".strip()
+
+
+class RegistryClient:
+    """Everything HTTP for one registry host, shared by its repository stores."""
+
+    def __init__(self, host: str, options: StoreOptions, registry_name: str | None = None) -> None:
+        import httpx
+
+        self.host = host
+        self.registry_name = registry_name or host  # what docker config keys and messages name
+        self.options = options
+        self.request_count = 0
+        self.attempts = 4
+        self.backoff_base = 0.2
+        self.backoff_cap = 5.0
+        self.retry_after_cap = 10.0
+        self.tokens = TokenCache()
+        self._scheme: str | None = None
+        self._challenge: Challenge | None = None
+        self._creds: Credentials | None = None
+        self._creds_loaded = False
+        self.http = httpx.Client(
+            verify=self._verify(), timeout=httpx.Timeout(60.0, connect=15.0), follow_redirects=False,
+            headers={"User-Agent": options.user_agent},
+        )
+
+    def _verify(self) -> Any:
+        import ssl
+
+        if self.options.allow_insecure_registry:
+            return False
+        if self.options.ca_file:
+            import certifi
+
+            ctx = ssl.create_default_context(cafile=certifi.where())
+            try:
+                ctx.load_verify_locations(self.options.ca_file)
+            except (OSError, ssl.SSLError) as e:
+                raise StoreError(f"cannot load CA certificates from {self.options.ca_file}: {e}")
+            return ctx
+        return True
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- credentials -----------------------------------------------------------------------------
+
+    @property
+    def credentials(self) -> Credentials | None:
+        """Explicit options win over docker's config; the config is read once, when first needed."""
+        if not self._creds_loaded:
+            o = self.options
+            if o.registry_token:
+                self._creds = Credentials(registry_token=o.registry_token)
+            elif o.username:
+                self._creds = Credentials(username=o.username, password=o.password or "")
+            else:
+                self._creds = lookup(self.registry_name)
+            self._creds_loaded = True
+        return self._creds
+
+    # -- URLs and scheme -------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        if self._scheme is None:
+            self.ping()
+        return f"{self._scheme}://{self.host}"
+
+    def url(self, path: str) -> str:
+        return path if "://" in path else self.base_url + path
+
+    def ping(self) -> httpx.Response:
+        """GET /v2/ without credentials: picks the scheme and learns the auth challenge."""
+        # Not cached across clients: a loopback port may be reused by a server with another scheme, and
+        # a failed TLS handshake on loopback costs about a millisecond.
+        if self._scheme is None:
+            resp = self._probe_scheme()
+        else:
+            resp = self._send("GET", f"{self._scheme}://{self.host}/v2/", idempotent=True)
+        self._learn_challenge(resp)
+        return resp
+
+    def _probe_scheme(self) -> httpx.Response:
+        import ssl
+
+        import httpx
+
+        http_ok = self.options.allow_http_registry or is_loopback(self.host)
+        try:
+            self.request_count += 1
+            resp = self.http.get(f"https://{self.host}/v2/")
+            self._scheme = "https"
+            if resp.status_code in RETRY_STATUSES:
+                resp = self._send("GET", f"https://{self.host}/v2/", idempotent=True)
+            return resp
+        except httpx.ConnectError as e:
+            cause = e.__context__ or e.__cause__
+            text = str(e)
+            if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
+                raise StoreError(
+                    f"TLS certificate of registry {self.host} cannot be verified ({_short(e)}); "
+                    "pass --registry-cacert FILE to trust its CA, or --allow-insecure-registry to skip "
+                    "verification"
+                )
+            if not http_ok:
+                hint = ""
+                if isinstance(cause, ssl.SSLError) or "SSL" in text or "ssl" in text:
+                    hint = "; if it serves plain HTTP, use --allow-http-registry"
+                raise StoreError(f"cannot reach registry {self.host}: {_short(e)}{hint}")
+        except httpx.TransportError as e:
+            if not http_ok:
+                raise StoreError(f"cannot reach registry {self.host}: {_short(e)}")
+        self._scheme = "http"
+        return self._send("GET", f"http://{self.host}/v2/", idempotent=True)
+
+    def _learn_challenge(self, resp: httpx.Response) -> None:
+        if resp.status_code == 401:
+            chs = parse_challenges(resp.headers.get("WWW-Authenticate", ""))
+            bearer = [c for c in chs if c.scheme == "bearer"]
+            basic = [c for c in chs if c.scheme == "basic"]
+            self._challenge = (bearer or basic or [None])[0]
+        elif resp.status_code == 200:
+            self._challenge = None
+        elif resp.status_code not in (404,):
+            raise StoreError(f"GET {resp.request.url}: {error_summary(resp)}")
+
+    # -- auth ------------------------------------------------------------------------------------
+
+    def _count(self) -> None:
+        self.request_count += 1
+
+    def auth_header(self, scopes: list[str], *, fresh: bool = False) -> str | None:
+        creds = self.credentials
+        if creds and creds.registry_token:
+            return f"Bearer {creds.registry_token}"
+        ch = self._challenge
+        if ch is None:
+            return None
+        if ch.scheme == "basic":
+            return basic_header(creds) if creds and creds.has_basic else None
+        if ch.scheme == "bearer":
+            if fresh:
+                self.tokens.drop(ch, scopes)
+            tok = self.tokens.get(ch, scopes)
+            if tok is None:
+                tok = self.tokens.fetch(self.http, ch, scopes, creds, self.registry_name, self._count)
+            return f"Bearer {tok}"
+        return None
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def request(
+        self, method: str, path: str, *, scopes: list[str], headers: dict[str, str] | None = None,
+        content: Body | None = None, params: Any = None, stream: bool = False,
+        idempotent: bool | None = None, follow: bool = True,
+    ) -> httpx.Response:
+        """One authenticated request; a 401 gets one retry with a fresh token. Errors are not raised."""
+        if self._scheme is None:
+            self.ping()
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "PUT", "DELETE")
+        url = self.url(path)
+        refreshed = False
+        while True:
+            hdrs = dict(headers or {})
+            auth = self.auth_header(scopes) if self._same_host(url) else None
+            if auth:
+                hdrs["Authorization"] = auth
+            resp = self._send(method, url, headers=hdrs, content=content, params=params,
+                              stream=stream, idempotent=idempotent)
+            if resp.status_code == 401 and not refreshed and self._can_refresh(content):
+                refreshed = True
+                resp.close()
+                www = resp.headers.get("WWW-Authenticate", "")
+                new = [c for c in parse_challenges(www) if c.scheme in ("bearer", "basic")]
+                if new and (self._challenge is None or new[0].scheme != self._challenge.scheme
+                            or new[0].params.get("realm") != self._challenge.params.get("realm")):
+                    self._challenge = new[0]
+                if self._challenge is not None and self._challenge.scheme == "bearer":
+                    self.tokens.drop(self._challenge, scopes)
+                    # The server may name the scope it wants (e.g. ``delete``): ask for that too.
+                    wanted = new[0].params.get("scope", "").split() if new else []
+                    scopes = list(dict.fromkeys([*scopes, *wanted]))
+                    continue
+                if new:
+                    continue
+            if follow and resp.status_code in _REDIRECTS and method in ("GET", "HEAD"):
+                return self._follow(method, resp, headers or {}, stream)
+            return resp
+
+    @staticmethod
+    def _can_refresh(content: Any) -> bool:
+        return content is None or callable(content) or isinstance(content, bytes | bytearray)
+
+    def _same_host(self, url: str) -> bool:
+        return urlsplit(url).netloc == self.host
+
+    def _follow(self, method: str, resp: httpx.Response, headers: dict[str, str],
+                stream: bool) -> httpx.Response:
+        """Redirects (blob storage backends) — the registry's Authorization never goes to another host."""
+        for _ in range(_MAX_REDIRECTS):
+            loc = resp.headers.get("Location")
+            if not loc:
+                return resp
+            url = urljoin(str(resp.request.url), loc)
+            resp.close()
+            hdrs = dict(headers)
+            if self._same_host(url):
+                auth = resp.request.headers.get("Authorization")
+                if auth:
+                    hdrs["Authorization"] = auth
+            resp = self._send(method, url, headers=hdrs, stream=stream, idempotent=True)
+            if resp.status_code not in _REDIRECTS:
+                return resp
+        raise StoreError(f"{method} {resp.request.url}: too many redirects")
+
+    def _send(
+        self, method: str, url: str, *, headers: dict[str, str] | None = None,
+        content: Body | None = None, params: Any = None, stream: bool = False,
+        idempotent: bool = True,
+    ) -> httpx.Response:
+        import httpx
+
+        reiterable = content is None or callable(content) or isinstance(content, bytes | bytearray)
+        for attempt in range(self.attempts):
+            last = attempt == self.attempts - 1
+            body = content() if callable(content) else content
+            req = self.http.build_request(method, url, headers=headers, content=body, params=params)
+            del body
+            try:
+                self.request_count += 1
+                resp = self.http.send(req, stream=stream)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                if last or not reiterable:
+                    raise StoreError(f"cannot reach registry {self.host}: {_short(e)}")
+                self._sleep(attempt, None)
+                continue
+            except httpx.TransportError as e:
+                if last or not idempotent or not reiterable:
+                    raise StoreError(f"{method} {_display(req)}: connection to {self.host} failed: "
+                                     f"{_short(e)}")
+                self._sleep(attempt, None)
+                continue
+            status = resp.status_code
+            retry_ok = idempotent or status in (429, 503)
+            if status in RETRY_STATUSES and retry_ok and reiterable and not last:
+                delay = self._retry_after(resp)
+                resp.close()
+                self._sleep(attempt, delay)
+                continue
+            return resp
+        raise AssertionError("unreachable")
+
+    def _retry_after(self, resp: httpx.Response) -> float | None:
+        v = resp.headers.get("Retry-After")
+        if not v:
+            return None
+        v = v.strip()
+        if v.isdigit():
+            return min(float(v), self.retry_after_cap)
+        try:
+            when = email.utils.parsedate_to_datetime(v).timestamp()
+        except (TypeError, ValueError, IndexError):
+            return None
+        return max(0.0, min(when - time.time(), self.retry_after_cap))
+
+    def _sleep(self, attempt: int, delay: float | None) -> None:
+        if delay is None:
+            delay = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
+            delay = delay / 2 + random.uniform(0, delay / 2)
+        time.sleep(delay)
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    def error(self, resp: httpx.Response, what: str | None = None) -> StoreError:
+        """The one-line error for a failed response (404 → NotFoundError, 401/403 → AuthError)."""
+        where = what or f"{resp.request.method} {_display(resp.request)}"
+        summary = error_summary(resp)
+        if resp.status_code == 404:
+            return NotFoundError(f"{where}: {summary}")
+        if resp.status_code in (401, 403):
+            has = self.credentials is not None
+            advice = ("the credentials were refused or lack permission" if has else
+                      f"no credentials found; run `sigward login {self.registry_name}` or pass "
+                      "--registry-username/--registry-password")
+            return AuthError(f"{where}: {summary} (registry {self.registry_name}: {advice})")
+        return StoreError(f"{where}: {summary}")
+
+
+def _display(req: httpx.Request) -> str:
+    u = req.url
+    return str(u.copy_with(query=None)) if u.query else str(u)
+
+
+def _short(e: Exception) -> str:
+    s = str(e).strip().splitlines()
+    text = s[-1] if s else type(e).__name__
+    return text[:300]
