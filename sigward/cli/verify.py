@@ -43,8 +43,8 @@ def register(sub: Any) -> None:
                 help="look for Sigstore bundle referrers first (false: only the legacy .sig image)")
     p.add_argument("-o", "--output", default="json", choices=["json", "text"],
                    help="output format for the verified payloads (default json)")
-    p.add_argument("--local-image", metavar="DIR", nargs="?", const=True, default=None,
-                   help="the IMAGE argument is an OCI layout directory (as written by `sigward save`)")
+    add_go_bool(p, "--local-image",
+                help="the IMAGE argument is an OCI layout directory (as written by `sigward save`)")
     p.add_argument("--signature-digest-algorithm", default="sha256", help=argparse.SUPPRESS)
     p.add_argument("--max-workers", type=int, default=10, help=argparse.SUPPRESS)
     for flag in ("--certificate-identity", "--certificate-identity-regexp", "--certificate-oidc-issuer",
@@ -121,8 +121,7 @@ def _open(text: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from sigward.cli.common import open_image
 
     if args.local_image:
-        path = args.local_image if isinstance(args.local_image, str) else text
-        return open_image(f"oci:{path}", args)
+        return open_image(f"oci:{text}", args)
     return open_image(text, args)
 
 
