@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: the README quickstart, offline, no registry needed. Everything happens in a fresh ./demo/
-# directory: build a small image into an OCI layout, copy it (with whatever is attached) to a second
-# layout, and show what hangs off each. Each command is printed before it runs.
+# `make demo`: the README quickstart, offline, no registry needed. Everything happens in ./demo/: build a
+# small image into an OCI layout, generate a key pair, sign the image by digest, copy it (signature
+# included) to a second layout, verify the copy, and show a tampered copy failing verification.
+# Each command is printed before it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,22 +27,46 @@ run() {
   "${SIGWARD[@]}" "$@"
 }
 
-# Fresh layouts every run (only the two this script owns are removed).
-rm -rf "$D/layout" "$D/copy"
+# Fresh layouts every run (only what this script owns is removed).
+rm -rf "$D/layout" "$D/copy" "$D/tampered" "$D/cosign.key" "$D/cosign.pub"
 mkdir -p "$D"
+# A demo password for the demo key (cosign reads the same variable); never do this with a real key.
+export COSIGN_PASSWORD=demo-password
 
-# 1. A reproducible example image (two files in one layer) in an on-disk OCI layout.
-run demo-image "oci:$D/layout:hello"
+# 1. A reproducible example image (two files in one layer) in an on-disk OCI layout. It prints the
+#    image's digest reference: from here on the image is named by digest, never by tag.
+IMAGE=$(run demo-image "oci:$D/layout:hello")
+echo "$IMAGE"
 
-# 2. Keys and signing go here (generate-key-pair, sign --key ... oci:demo/layout:hello).
+# 2. A key pair in cosign's format (cosign.key is encrypted with COSIGN_PASSWORD).
+run generate-key-pair --output-key-prefix "$D/cosign"
 
-# 3. Copy the image and everything attached to it into a second layout (DST takes SRC's tag).
+# 3. Sign by digest, with an annotation a verifier can require. There is no transparency log offline.
+run sign --key "$D/cosign.key" --tlog-upload=false -a imageRef=refs/tags/0.1.0 "$IMAGE"
+
+# 4. Copy the image and everything attached to it (the signature too) into a second layout.
 run copy "oci:$D/layout:hello" "oci:$D/copy"
-
-# 4. What is attached to each.
-run tree "oci:$D/layout:hello"
 run tree "oci:$D/copy:hello"
 
-# 5. Verification goes here (verify --key ... oci:demo/copy:hello).
+# 5. Anyone with the public key verifies the copy, requiring the annotation.
+run verify --key "$D/cosign.pub" --insecure-ignore-tlog=true -a imageRef=refs/tags/0.1.0 "oci:$D/copy:hello"
 
-printf '\nDone: the layouts are in %s/ (try: ls %s/copy/blobs/sha256).\n' "$D" "$D" >&2
+# 6. Tampering is caught: in a third copy, the tag is moved to another image. Its verification fails
+#    (exit code 10, as cosign: no signatures for what the tag now points at).
+run copy "oci:$D/layout:hello" "oci:$D/tampered"
+run demo-image --message "not what was signed" "oci:$D/tampered:hello" >/dev/null
+set +e
+run verify --key "$D/cosign.pub" --insecure-ignore-tlog=true "oci:$D/tampered:hello"
+rc=$?
+set -e
+if [ "$rc" -eq 0 ]; then
+  echo "tampered image verified: this must not happen" >&2
+  exit 1
+fi
+printf '
+(verification of the tampered copy failed with exit code %s, as it should)
+' "$rc" >&2
+
+printf '
+Done: the layouts and keys are in %s/ (try: ls %s/copy/blobs/sha256).
+' "$D" "$D" >&2

@@ -1,4 +1,4 @@
-"""scripts/quickstart.sh (``make demo``) runs end to end, offline, and leaves two valid layouts."""
+"""scripts/quickstart.sh (``make demo``) runs end to end offline: build, sign, copy, verify, tamper."""
 
 from __future__ import annotations
 
@@ -21,8 +21,12 @@ def test_quickstart_script(tmp_path: Path) -> None:
                           text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     digest = build_demo_image().manifest.digest
-    for cmd in ("demo-image", "copy", "tree"):
-        assert f"$ sigward {cmd} oci:{demo}/" in proc.stderr
+    for cmd in ("demo-image", "copy", "tree", "verify --key"):
+        assert f"$ sigward {cmd} " in proc.stderr
+    # The signature travelled with the copy and verifies there; the tampered copy does not verify.
+    assert '"optional":{"imageRef":"refs/tags/0.1.0"}' in proc.stdout
+    assert "failed with exit code 10" in proc.stderr
+    assert "via OCI referrer" in proc.stdout
     assert "\x1b[" not in proc.stderr  # no terminal escapes when stderr is not a terminal
     assert f"oci:{demo}/copy@{digest}\n" in proc.stdout
     assert f"artifacts for an image: oci:{demo}/copy:hello\n" in proc.stdout
