@@ -58,20 +58,8 @@ def _need_sub(p: Any) -> int:
     return 1
 
 
-def _read(path: str) -> bytes:
-    from sigward.errors import SigwardError
-
-    if path == "-":
-        return sys.stdin.buffer.read()
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise SigwardError(f"cannot read {path}: {e.strerror}")
-
-
 def run_attach_signature(args: argparse.Namespace) -> int:
-    from sigward.cli.common import open_image
+    from sigward.cli.common import open_image, read_input
     from sigward.ops.manage import attach_signature
 
     ref, store, attach = open_image(args.image, args)
@@ -79,20 +67,20 @@ def run_attach_signature(args: argparse.Namespace) -> int:
     if args.rekor_response:
         from sigward.formats import blobbundle
 
-        lb = blobbundle.parse(_read(args.rekor_response))
+        lb = blobbundle.parse(read_input(args.rekor_response))
         if lb.rekor_bundle is not None:
             rekor = lb.rekor_bundle.marshal().decode()
     tsr = None
     if args.tsr:
         from sigward.formats.rekorbundle import rfc3161_annotation
 
-        tsr = rfc3161_annotation(_read(args.tsr))
+        tsr = rfc3161_annotation(read_input(args.tsr))
     with store:
         res = attach_signature(
-            store, ref.identifier, _read(args.signature).decode().strip(), attach_store=attach,
-            payload=_read(args.payload) if args.payload else None, docker_reference=ref.name,
-            certificate_pem=_read(args.certificate).decode() if args.certificate else None,
-            chain_pem=_read(args.certificate_chain).decode() if args.certificate_chain else None,
+            store, ref.identifier, read_input(args.signature).decode().strip(), attach_store=attach,
+            payload=read_input(args.payload) if args.payload else None, docker_reference=ref.name,
+            certificate_pem=read_input(args.certificate).decode() if args.certificate else None,
+            chain_pem=read_input(args.certificate_chain).decode() if args.certificate_chain else None,
             rekor_bundle_json=rekor, timestamp_json=tsr,
         )
     print(f"Pushed signature for {res.digest} to {res.where}", file=sys.stderr)

@@ -56,16 +56,10 @@ def register(sub: Any) -> None:
 
 
 def run_sign(args: argparse.Namespace) -> int:
-    from sigward.cli.common import password_fn
+    from sigward.cli.common import password_fn, require_key_signing
     from sigward.errors import UsageError
 
-    if not args.key:
-        raise UsageError("keyless signing is not available yet: pass --key (a cosign key file or env://VAR)")
-    if args.tlog_upload:
-        raise UsageError(
-            "uploading to a transparency log is not configured: pass --tlog-upload=false to sign "
-            "without a log entry"
-        )
+    require_key_signing(args)
     if args.new_bundle_format and not args.bundle:
         raise UsageError("must specify --bundle with --new-bundle-format")
     from sigward.fileio import write_atomic
@@ -93,20 +87,20 @@ def run_sign(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from sigward.cli.common import password_fn
+    from sigward.cli.common import password_fn, read_input, require_key_verification
     from sigward.errors import UsageError
 
-    if not args.key:
-        raise UsageError("keyless verification is not available yet: pass --key with a public key")
+    require_key_verification(args)
     if not args.bundle and not args.signature:
         raise UsageError("either --bundle or --signature must be given")
+    from sigward.formats import bundle as bundle_fmt
     from sigward.keys.signer import load_verifier
     from sigward.ops import blob
 
     verifier = load_verifier(args.key, password_fn(confirm=False))
     if args.bundle:
-        data = _read(args.bundle)
-        if _is_protobuf_bundle(data):
+        data = read_input(args.bundle)
+        if bundle_fmt.is_bundle(data):
             blob.verify_blob_bundle(args.blob, data, verifier, args.insecure_ignore_tlog)
         else:
             from sigward.formats import blobbundle
@@ -114,32 +108,11 @@ def run_verify(args: argparse.Namespace) -> int:
             lb = blobbundle.parse(data)
             sig_b64 = lb.base64_signature.encode()
             if args.signature:
-                sig_b64 = _read(args.signature)
+                sig_b64 = read_input(args.signature)
             blob.verify_blob_signature(args.blob, sig_b64, verifier, args.insecure_ignore_tlog,
                                        has_tlog_entry=lb.rekor_bundle is not None)
     else:
-        blob.verify_blob_signature(args.blob, _read(args.signature), verifier, args.insecure_ignore_tlog)
+        blob.verify_blob_signature(args.blob, read_input(args.signature), verifier, args.insecure_ignore_tlog)
     print("Verified OK", file=sys.stderr)
     return 0
 
-
-def _read(path: str) -> bytes:
-    from sigward.errors import SigwardError
-
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise SigwardError(f"cannot read {path}: {e.strerror}")
-
-
-def _is_protobuf_bundle(data: bytes) -> bool:
-    import json
-
-    try:
-        obj = json.loads(data)
-    except ValueError:
-        return False
-    from sigward.oci.mediatypes import SIGSTORE_BUNDLE_PREFIX
-
-    return isinstance(obj, dict) and str(obj.get("mediaType", "")).startswith(SIGSTORE_BUNDLE_PREFIX)

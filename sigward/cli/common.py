@@ -74,3 +74,38 @@ def tag_warning(ref: Any, verb: str) -> str | None:
         "    digest (example.com/ubuntu@sha256:abc123...) rather than tag\n"
         "    (example.com/ubuntu:latest) for the input to sigward."
     )
+
+
+def read_input(path: str) -> bytes:
+    """A file's bytes (``-`` is stdin), or one clear error naming the file."""
+    import sys
+
+    from sigward.errors import SigwardError
+
+    if path == "-":
+        return sys.stdin.buffer.read()
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise SigwardError(f"cannot read {path}: {e.strerror}")
+
+
+def require_key_signing(args: argparse.Namespace) -> None:
+    """What key-based signing needs until keyless signing and log upload exist."""
+    from sigward.errors import UsageError
+
+    if not args.key:
+        raise UsageError("keyless signing is not available yet: pass --key (a cosign key file or env://VAR)")
+    if args.tlog_upload:
+        raise UsageError(
+            "uploading to a transparency log is not configured: pass --tlog-upload=false to sign "
+            "without a log entry"
+        )
+
+
+def require_key_verification(args: argparse.Namespace) -> None:
+    from sigward.errors import UsageError
+
+    if not args.key:
+        raise UsageError("keyless verification is not available yet: pass --key with a public key")

@@ -46,18 +46,12 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from sigward.cli.common import open_image, password_fn, tag_warning
+    from sigward.cli.common import open_image, password_fn, require_key_signing, tag_warning
     from sigward.cli.flags import env_bool, parse_annotations
     from sigward.errors import UsageError
     from sigward.ops.sign import SignOptions, SignResult, sign_image
 
-    if not args.key:
-        raise UsageError("keyless signing is not available yet: pass --key (a cosign key file or env://VAR)")
-    if args.tlog_upload:
-        raise UsageError(
-            "uploading to a transparency log is not configured: pass --tlog-upload=false to sign "
-            "without a log entry"
-        )
+    require_key_signing(args)
     from sigward.keys.signer import load_signer
 
     signer = load_signer(args.key, password_fn(confirm=False))

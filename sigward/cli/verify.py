@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sigward import gojson
-    from sigward.cli.common import password_fn
+    from sigward.cli.common import password_fn, require_key_verification
     from sigward.cli.flags import parse_annotations
     from sigward.errors import UsageError
 
@@ -64,8 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "cannot specify both --key and --certificate-identity or --certificate-identity-regexp"
         )
-    if not args.key:
-        raise UsageError("keyless verification is not available yet: pass --key with a public key")
+    require_key_verification(args)
     from sigward.keys.signer import load_verifier
     from sigward.ops.verify import VerifyOptions, verify_image
 

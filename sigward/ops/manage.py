@@ -86,7 +86,9 @@ def attach_signature(
 
     dest = attach_store or store
     subject = store.resolve(identifier)
-    if payload is not None and _is_bundle(payload):
+    from sigward.formats.bundle import is_bundle
+
+    if payload is not None and is_bundle(payload):
         return _attach_bundle(dest, subject, payload, push_referrer)
     if payload is None:
         payload = simplesigning.payload(docker_reference, subject.digest, None)
@@ -102,14 +104,6 @@ def attach_signature(
     existing, existing_config = read_legacy_image(dest, tag)
     push_legacy_layer(dest, tag, existing, existing_config, layer, payload, docker_media_types=False)
     return AttachedSignature(subject.digest, str(dest.reference(tag)))
-
-
-def _is_bundle(data: bytes) -> bool:
-    try:
-        obj = json.loads(data)
-    except ValueError:
-        return False
-    return isinstance(obj, dict) and str(obj.get("mediaType", "")).startswith(mt.SIGSTORE_BUNDLE_PREFIX)
 
 
 def _attach_bundle(dest: Store, subject: Any, data: bytes, push_referrer: Any) -> AttachedSignature:
