@@ -196,7 +196,6 @@ def load_signer(ref: str | KeyRef, password_fn: PasswordFn, *, ed25519_pure: boo
 
 def load_public_key(ref: str | KeyRef, password_fn: PasswordFn | None = None) -> PublicKey:
     """A verification key: PKIX or PKCS#1 public key PEM, a certificate, or an encrypted private key."""
-    from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
     from sigward.keys import encrypted
@@ -219,6 +218,8 @@ def load_public_key(ref: str | KeyRef, password_fn: PasswordFn | None = None) ->
             if not isinstance(pub, rsa.RSAPublicKey):
                 raise KeyFileError("RSA PUBLIC KEY block does not hold an RSA key")
         elif block.type == "CERTIFICATE":
+            from cryptography import x509  # only here: it costs ~30 ms of start-up
+
             pub = x509.load_der_x509_certificate(block.data).public_key()
         elif block.type in encrypted.ENCRYPTED_PEM_TYPES:
             if password_fn is None:
