@@ -1,16 +1,11 @@
-"""Servers for the registry-client tests.
-
-The suite-wide fixtures (``registry``, ``tls_registry``, ``token_registry``, ``referrers_registry``,
-``fault_proxy``) are used when ``tests/conftest.py`` provides them; otherwise the same servers are started
-here from ``tests/fixtures`` so these tests also run on their own. Names are prefixed ``rc_`` so they
-never shadow the shared ones.
-"""
+"""Servers for the registry-client tests: the suite-wide fixtures under short ``rc_`` names, a fault
+proxy per test, and a store factory with fast retries."""
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,50 +15,28 @@ from sigward.oci.reference import Reference
 from sigward.oci.registry.store import RegistryStore
 from sigward.oci.store import StoreOptions
 
-_own: dict[str, Any] = {}
 _counter = itertools.count()
 
 
-def _shared_or_own(request: pytest.FixtureRequest, name: str, start: Callable[[Path], Any]) -> Any:
-    try:
-        return request.getfixturevalue(name)
-    except pytest.FixtureLookupError:
-        pass
-    if name not in _own:
-        workdir = request.getfixturevalue("tmp_path_factory").mktemp(name)
-        _own[name] = start(workdir)
-        request.session.config.add_cleanup(_own[name].stop)
-    return _own[name]
+@pytest.fixture
+def rc_registry(registry: Any) -> Any:
+    return registry
 
 
 @pytest.fixture
-def rc_registry(request: pytest.FixtureRequest) -> Any:
-    from tests.fixtures.registries import start_plain_registry
-
-    return _shared_or_own(request, "registry", start_plain_registry)
+def rc_tls_registry(tls_registry: Any) -> Any:
+    return tls_registry
 
 
 @pytest.fixture
-def rc_tls_registry(request: pytest.FixtureRequest) -> Any:
-    from tests.fixtures.registries import start_tls_registry
-
-    return _shared_or_own(request, "tls_registry", start_tls_registry)
-
-
-@pytest.fixture
-def rc_token_registry(request: pytest.FixtureRequest) -> Any:
-    from tests.fixtures.registries import start_token_registry
-
-    reg = _shared_or_own(request, "token_registry", start_token_registry)
-    reg.token_server.reset()
-    return reg
+def rc_token_registry(token_registry: Any) -> Any:
+    token_registry.token_server.reset()
+    return token_registry
 
 
 @pytest.fixture
-def rc_referrers_registry(request: pytest.FixtureRequest) -> Any:
-    from tests.fixtures.referrers_registry import ReferrersRegistry
-
-    return _shared_or_own(request, "referrers_registry", lambda _: ReferrersRegistry().start())
+def rc_referrers_registry(referrers_registry: Any) -> Any:
+    return referrers_registry
 
 
 @pytest.fixture
