@@ -8,7 +8,7 @@ test:
 	bash scripts/test.sh
 
 lint:
-	ruff check sigward tests bench
+	ruff check sigward tests $(wildcard bench)
 
 bench:
 	bash scripts/bench.sh

@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-ruff check sigward tests bench
+lint_dirs=(sigward tests)
+[ -d bench ] && lint_dirs+=(bench)
+ruff check "${lint_dirs[@]}"
 python3 -m pytest -q "$@"
