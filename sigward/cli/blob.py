@@ -66,8 +66,8 @@ def run_sign(args: argparse.Namespace) -> int:
     from sigward.keys.signer import load_signer
     from sigward.ops import blob
 
-    signer = load_signer(args.key, password_fn(confirm=False))
-    sig = blob.sign_blob(args.blob, signer)
+    passwords = password_fn(confirm=False)
+    sig, signer = blob.load_and_sign_blob(args.blob, lambda: load_signer(args.key, passwords))
     if args.new_bundle_format:
         write_atomic(args.bundle, blob.message_bundle(sig, signer))
         print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)

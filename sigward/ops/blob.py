@@ -61,6 +61,31 @@ def sign_blob(path: str, signer: Any, progress: Callable[[int], None] | None = N
     return BlobSignature(hash_name, digest, signer.sign_prehashed(digest, hash_name))
 
 
+def load_and_sign_blob(path: str, load_signer: Callable[[], Any]) -> tuple[BlobSignature, Any]:
+    """Sign ``path``, hashing it while the key is being decrypted.
+
+    Decrypting a cosign key (scrypt) takes ~0.1 s and hashing a large file takes seconds; both release
+    the GIL, so they overlap. The file is hashed speculatively with SHA-256, the hash of the default
+    P-256 keys; another key type hashes again. Stdin is never read concurrently with a password prompt.
+    """
+    if path == "-":
+        signer = load_signer()
+        return sign_blob(path, signer), signer
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(hash_file, path, "sha256")
+        try:
+            signer = load_signer()
+        except BaseException:
+            pending.cancel()
+            raise
+        digest = pending.result()
+    if signer.default_hash != "sha256":
+        return sign_blob(path, signer), signer
+    return BlobSignature("sha256", digest, signer.sign_prehashed(digest, "sha256")), signer
+
+
 def message_bundle(sig: BlobSignature, signer: Any) -> bytes:
     from sigward.formats import bundle
     from sigward.keys.signer import public_key_hint

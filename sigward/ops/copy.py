@@ -110,9 +110,8 @@ class _Planner:
                 if key not in self._blobs:
                     self._blobs.add(key)
                     self.steps.append(_BlobStep(desc, source, dest))
-        self.manifest(m, dest, None)
-        if tag is not None:
-            self.manifest(m, dest, tag)
+        # A PUT by tag also stores the manifest by digest: one request, not two.
+        self.manifest(m, dest, tag)
 
     def manifest(self, m: Manifest, dest: Store, tag: str | None) -> None:
         key = (id(dest), m.digest, tag)

@@ -76,10 +76,10 @@ def test_order_blobs_then_children_then_root_then_attached(tmp_path: Path, signe
         (type(s).__name__, getattr(s, "tag", None), s.manifest.digest if hasattr(s, "manifest") else None)
         for s in plan.steps
     ]
-    root_by_digest = kinds.index(("_ManifestStep", None, desc.digest))
+    # The root is pushed once, by tag (which also stores it by digest), after all its blobs.
+    assert ("_ManifestStep", None, desc.digest) not in kinds
     root_tag = kinds.index(("_ManifestStep", "app", desc.digest))
-    assert all(k[0] == "_BlobStep" for k in kinds[:root_by_digest])
-    assert root_tag == root_by_digest + 1
+    assert all(k[0] == "_BlobStep" for k in kinds[:root_tag])
     sig_at = kinds.index(("_ManifestStep", attached_tag(desc.digest, "sig"), parts["sig"].digest))
     assert sig_at > root_tag
     # A referrer is pushed before its own referrer.
