@@ -50,8 +50,8 @@ def download_signatures(store: Store, identifier: str, attach_store: Store | Non
         raise SigwardError(f"no signatures associated with {store.reference(digest)}")
     for sig in legacy.parse_signature_layers(sig_manifest)[:100]:
         payload = src.get_blob(sig.layer)
-        bundle = json.loads(sig.bundle_json) if sig.bundle_json else None
-        ts = json.loads(sig.timestamp_json) if sig.timestamp_json else None
+        bundle = _json_annotation(sig.bundle_json, "dev.sigstore.cosign/bundle")
+        ts = _json_annotation(sig.timestamp_json, "dev.sigstore.cosign/rfc3161timestamp")
         yield json.dumps({
             "Base64Signature": sig.signature_b64 or "",
             "Payload": base64.b64encode(payload).decode(),
@@ -60,6 +60,15 @@ def download_signatures(store: Store, identifier: str, attach_store: Store | Non
             "Bundle": bundle,
             "RFC3161Timestamp": ts,
         }, separators=(",", ":")).encode()
+
+
+def _json_annotation(value: str | None, name: str) -> Any:
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        raise SigwardError(f"the {name} annotation of a signature layer is not valid JSON")
 
 
 # --- attach signature ------------------------------------------------------------------------------

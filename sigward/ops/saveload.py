@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sigward.errors import SigwardError
 from sigward.oci import mediatypes as mt
-from sigward.oci.layout import LayoutStore
+from sigward.oci.layout import REF_NAME, LayoutStore
 from sigward.oci.store import ProgressFn, Store
 from sigward.ops.attached import attached_tag
 from sigward.ops.copy import copy
@@ -57,9 +57,9 @@ def local_image_identifier(layout: Store) -> str:
         return images[0].digest
     if len(images) > 1:
         raise SigwardError(f"{layout.name} holds more than one saved image")
+    # Tags like sha256-<hex>.sig name attached artifacts, not the image.
     tagged = {e.digest for e in entries
-              if (e.annotations or {}).get("org.opencontainers.image.ref.name", "").count("sha256-") == 0
-              and (e.annotations or {}).get("org.opencontainers.image.ref.name")}
+              if not (e.annotations or {}).get(REF_NAME, "sha256-").startswith("sha256-")}
     if len(tagged) == 1:
         return tagged.pop()
     raise SigwardError(f"{layout.name}: cannot tell which image to use (save it with `sigward save`)")
@@ -76,7 +76,7 @@ def load(directory: str, dst: Store, dst_tag: str | None, *, dst_attach: Store |
     for e in layout.index_entries():
         kind = (e.annotations or {}).get(KIND)
         for suffix, kind_value in _LEGACY_KINDS.items():
-            if kind == kind_value and not (e.annotations or {}).get("org.opencontainers.image.ref.name"):
+            if kind == kind_value and not (e.annotations or {}).get(REF_NAME):
                 copy(layout, e.digest, attach, attached_tag(digest, suffix), src_attach=layout,
                      dst_attach=attach, progress=progress)
     return digest

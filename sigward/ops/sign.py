@@ -11,6 +11,7 @@ import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from sigward.errors import NotFoundError, SigwardError, UsageError, VerificationError
 from sigward.oci import mediatypes as mt
@@ -39,11 +40,12 @@ class SignResult:
     pushed: bool = True
 
 
-class Signer:  # structural: sigward.keys.signer.Signer satisfies it
-    public_key: object
+class Signer(Protocol):
+    """What signing needs of a key (``sigward.keys.signer.Signer``; later KMS and PKCS#11 keys)."""
 
-    def sign(self, data: bytes) -> bytes:  # pragma: no cover - protocol
-        raise NotImplementedError
+    public_key: Any
+
+    def sign(self, data: bytes) -> bytes: ...
 
 
 def _now_rfc3339() -> str:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sigward.errors import (
     ImageTagNotFoundError,
+    InvalidManifestError,
     NoMatchingSignaturesError,
     NoSignaturesError,
     NotFoundError,
@@ -54,11 +55,12 @@ class VerifyResult:
     kind: str
 
 
-class Verifier:  # structural: sigward.keys.signer.Verifier satisfies it
-    public_key: object
+class Verifier(Protocol):
+    """What verification needs of a key (``sigward.keys.signer.Verifier``)."""
 
-    def verify(self, signature: bytes, data: bytes) -> None:  # pragma: no cover - protocol
-        raise NotImplementedError
+    public_key: Any
+
+    def verify(self, signature: bytes, data: bytes) -> None: ...
 
 
 def resolve_subject(store: Store, identifier: str) -> Descriptor:
@@ -107,8 +109,8 @@ def find_bundles(src: Store, digest: str) -> list[FoundBundle]:
             continue
         try:
             m = src.get_manifest(desc.digest)
-        except NotFoundError:
-            continue
+        except (NotFoundError, InvalidManifestError):
+            continue  # listed but gone, or not a manifest: it cannot hold a signature
         if not referrer.is_bundle_referrer(m):
             continue
         layer = m.layers[0]
@@ -183,7 +185,10 @@ def check_key_material(b: Any, verifier: Verifier) -> None:
         from cryptography import x509
         from cryptography.hazmat.primitives import serialization
 
-        cert = x509.load_der_x509_certificate(cert_der)
+        try:
+            cert = x509.load_der_x509_certificate(cert_der)
+        except ValueError as e:
+            raise VerificationError(f"the bundle's certificate cannot be parsed: {e}")
         fmt = serialization.PublicFormat.SubjectPublicKeyInfo
         enc = serialization.Encoding.DER
         if cert.public_key().public_bytes(enc, fmt) != verifier.public_key.public_bytes(enc, fmt):  # type: ignore[attr-defined]

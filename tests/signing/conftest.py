@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +88,3 @@ def layout(tmp_path: Path) -> Callable[..., str]:
 
     return _make
 
-
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.setdefault("SIGWARD_TEST", "1")

@@ -387,3 +387,20 @@ def test_download_bundles_and_clean(run: Callable[..., Any], keys: Any, layout: 
     assert run("clean", "-f", img).code == 0
     assert store.referrers(digest) == []
     assert run("verify", "--key", keys.pub, NOTLOG, img).code == 10
+
+
+def test_download_with_malformed_annotation_is_one_line(run: Callable[..., Any],
+                                                        layout: Callable[..., str]) -> None:
+    img = layout()
+    store, digest = _store(img)
+    payload = b'{"critical":{}}'
+    layer = legacy.signature_layer(payload, "c2ln", rekor_bundle_json="{not json")
+    m, cfg = legacy.append(None, None, layer)
+    store.put_blob(layer, payload)
+    assert m.config is not None
+    store.put_blob(m.config, cfg)
+    store.put_manifest(m, attached_tag(digest, "sig"))
+    r = run("download", "signature", img)
+    assert r.code == 1
+    want = "Error: the dev.sigstore.cosign/bundle annotation of a signature layer is not valid JSON"
+    assert r.err.strip() == want
