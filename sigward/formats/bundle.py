@@ -36,6 +36,7 @@ _MT_NEW = re.compile(r"^application/vnd\.dev\.sigstore\.bundle\.v(\d+\.\d+)\+jso
 _MT_OLD = re.compile(r"^application/vnd\.dev\.sigstore\.bundle\+json;version=(\d+\.\d+)$")
 
 WHAT = "sigstore bundle"
+SUPPORTED_VERSIONS = ("0.1", "0.2", "0.3")
 
 # protobuf-specs HashAlgorithm names used in messageDigest.
 HASH_ALGORITHMS = ("SHA2_256", "SHA2_384", "SHA2_512", "SHA3_256", "SHA3_384")
@@ -46,6 +47,9 @@ def media_type_version(media_type: str) -> str:
     m = _MT_NEW.match(media_type) or _MT_OLD.match(media_type)
     if not m:
         raise FormatError(f"{WHAT}: unsupported mediaType {media_type[:80]!r}")
+    if m.group(1) not in SUPPORTED_VERSIONS:
+        raise FormatError(f"{WHAT}: unsupported bundle version {m.group(1)} (supported: "
+                          f"{', '.join(SUPPORTED_VERSIONS)})")
     return m.group(1)
 
 

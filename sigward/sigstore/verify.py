@@ -1,0 +1,341 @@
+"""The verification pipeline for one Sigstore bundle, in sigstore-go's (cosign v3's) order:
+
+1. transparency log: inclusion proof + checkpoint and/or SET, and the entry's body must describe this
+   signature (skipped with ``ignore_tlog``);
+2. verified times: the log's integrated time (SET-backed) and RFC 3161 timestamps;
+3. certificate chain to a trusted CA at each verified time, then the embedded SCT (``ignore_sct`` skips);
+4. the signature itself, over the message digest or the DSSE PAE;
+5. the identity policy (issuer, SAN, GitHub workflow claims).
+
+Key-based bundles (``publicKey`` material) skip 2–3 and 5 and use the caller's key, which sigstore-python
+cannot do (its issue #1244). Each failure names the check, so a user knows what to fix.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sigward.errors import VerificationError
+from sigward.formats.bundle import Bundle, TlogEntry
+from sigward.sigstore.certs import CertIdentity
+from sigward.sigstore.identity import IdentityPolicy
+from sigward.sigstore.trust import TrustedRoot
+
+# Clock skew allowed for a log's integrated time to lie in the future (sigstore-go uses a small margin).
+FUTURE_SKEW_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class CheckOptions:
+    ignore_tlog: bool = False
+    ignore_sct: bool = False
+    use_signed_timestamps: bool = False  # require an RFC 3161 timestamp (cosign --use-signed-timestamps)
+
+
+@dataclass
+class Verified:
+    """What a bundle proved: who signed (keyless), when, and which log entries vouched for it."""
+
+    identity: CertIdentity | None
+    certificate: Any | None
+    times: list[datetime] = field(default_factory=list)
+    tlog_entries: list[TlogEntry] = field(default_factory=list)
+
+
+def verify_bundle(
+    b: Bundle,
+    *,
+    root: TrustedRoot | None,
+    key: Any | None = None,
+    policy: IdentityPolicy | None = None,
+    artifact_digest: tuple[str, bytes] | None = None,
+    options: CheckOptions | None = None,
+) -> Verified:
+    """Verify ``b``. ``key`` is a ``sigward.keys.signer.Verifier`` for key-based verification; without it,
+    the bundle's certificate is used and ``policy`` must be given. ``artifact_digest`` = (hash name,
+    digest) of the blob a message signature covers."""
+    opts = options or CheckOptions()
+    verifier, cert = _signing_key(b, key)
+    sig = b.signature
+    if b.dsse_envelope is not None and len(b.dsse_envelope.signatures) != 1:
+        raise VerificationError("DSSE envelope: exactly one signature is supported")
+    material_der = _material_der(cert, verifier)
+    if key is not None:
+        cert = None  # cosign: with --key, a certificate is only the key's carrier (no chain, no identity)
+    # The signature first: when it is wrong, that is the failure to report, not the log entry that
+    # (consequently) does not match it.
+    _check_signature(b, verifier, artifact_digest)
+
+    needs_root = not opts.ignore_tlog or cert is not None or bool(b.rfc3161_timestamps)
+    if needs_root and root is None:
+        raise VerificationError("no trusted root to verify against (pass --trusted-root)")
+    times: list[datetime] = []
+    entries: list[TlogEntry] = []
+    if not opts.ignore_tlog:
+        assert root is not None
+        if not b.tlog_entries:
+            raise VerificationError("transparency log: the bundle has no log entry "
+                                    "(pass --insecure-ignore-tlog=true to skip this check)")
+        errors = []
+        for e in b.tlog_entries:
+            try:
+                t = check_tlog_entry(root, e, b, material_der, artifact_digest)
+            except VerificationError as err:
+                errors.append(str(err))
+                continue
+            entries.append(e)
+            if t is not None:
+                times.append(t)
+        if not entries:
+            raise VerificationError("; ".join(errors))
+
+    if b.rfc3161_timestamps:
+        assert root is not None
+        for ts in b.rfc3161_timestamps:
+            times.append(_timestamp(root, ts, sig))
+    if opts.use_signed_timestamps and not b.rfc3161_timestamps:
+        raise VerificationError("timestamp: --use-signed-timestamps needs an RFC 3161 timestamp in the "
+                                "bundle")
+
+    identity = None
+    if cert is not None:
+        assert root is not None
+        from sigward.sigstore import certs
+
+        if not times:
+            if not opts.ignore_tlog:
+                raise VerificationError(
+                    "no verified time: the bundle has neither a signed entry timestamp nor an RFC 3161 "
+                    "timestamp to check the certificate against")
+            now = datetime.now(UTC)
+            if not certs.valid_at(cert, now):
+                raise VerificationError("expected a signed timestamp to verify an expired certificate")
+            times.append(now)
+        issuer = None
+        for t in times:
+            _ca, issuer = certs.verify_chain(cert, root, t)
+        if not opts.ignore_sct:
+            certs.verify_embedded_sct(cert, issuer, root)
+        identity = certs.identity_of(cert)
+
+    if identity is not None:
+        if policy is None:
+            raise VerificationError("a certificate-signed bundle needs an identity policy to verify")
+        policy.check(identity)
+    return Verified(identity, cert, times, entries)
+
+
+def _signing_key(b: Bundle, key: Any | None) -> tuple[Any, Any | None]:
+    """(verifier, certificate or None). A supplied key must match a certificate the bundle carries."""
+    from sigward.keys.signer import Verifier
+
+    cert = None
+    if b.leaf_certificate is not None:
+        from sigward.sigstore.certs import load_certificate
+
+        cert = load_certificate(b.leaf_certificate, "bundle's certificate")
+        for i, der in enumerate(b.certificates[1:], 1):
+            c = load_certificate(der, f"bundle's certificate chain entry {i}")
+            if c.issuer == c.subject:
+                # A root must come from the trusted root, never from the bundle (protobuf-specs).
+                raise VerificationError("the bundle's certificate chain contains a root (self-signed) "
+                                        "certificate; roots come only from the trusted root")
+    if key is not None:
+        if cert is not None and _spki(cert.public_key()) != _spki(key.public_key):
+            raise VerificationError("the bundle's certificate key is not the specified public key")
+        return key, cert
+    if cert is None:
+        raise VerificationError("the bundle is signed with a key, not a certificate: verify it with --key")
+    try:
+        return Verifier(cert.public_key()), cert
+    except Exception as e:
+        raise VerificationError(f"the certificate's key cannot verify signatures: {e}")
+
+
+def _spki(pub: Any) -> bytes:
+    from sigward.keys.signer import public_key_der
+
+    return public_key_der(pub)
+
+
+def _material_der(cert: Any | None, verifier: Any) -> tuple[bytes, ...]:
+    """DER forms a log entry may name the signer by: the certificate, and the public key."""
+    from cryptography.hazmat.primitives import serialization
+
+    out = [_spki(verifier.public_key)]
+    if cert is not None:
+        out.append(cert.public_bytes(serialization.Encoding.DER))
+    return tuple(out)
+
+
+def _timestamp(root: TrustedRoot, ts: bytes, sig: bytes) -> datetime:
+    from sigward.sigstore.timestamps import verify_timestamp
+
+    return verify_timestamp(root, ts, sig)
+
+
+# --- the signature ---------------------------------------------------------------------------------
+
+_HASHES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
+
+
+def _check_signature(b: Bundle, verifier: Any, artifact_digest: tuple[str, bytes] | None) -> None:
+    if b.message_signature is not None:
+        ms = b.message_signature
+        hash_name = _HASHES.get(ms.digest_algorithm or "SHA2_256")
+        if hash_name is None:
+            raise VerificationError(f"unsupported message digest algorithm {ms.digest_algorithm!r}")
+        if artifact_digest is None:
+            raise VerificationError("a message-signature bundle needs the artifact to verify")
+        alg, digest = artifact_digest
+        if alg != hash_name:
+            raise VerificationError(f"the bundle uses {hash_name}, but the artifact digest is {alg}")
+        if ms.digest is not None and ms.digest != digest:
+            raise VerificationError("the artifact's digest does not match the digest in the bundle")
+        try:
+            verifier.verify_prehashed(ms.signature, digest, hash_name)
+        except VerificationError as e:
+            raise VerificationError(f"signature: {e}")
+        return
+    env = b.dsse_envelope
+    assert env is not None
+    try:
+        verifier.verify(env.signatures[0].sig, env.pae())
+    except VerificationError as e:
+        raise VerificationError(f"DSSE signature: {e}")
+
+
+# --- log entry body ---------------------------------------------------------------------------------
+
+
+def check_tlog_entry(root: TrustedRoot, e: TlogEntry, b: Bundle, material: tuple[bytes, ...],
+                     artifact_digest: tuple[str, bytes] | None) -> datetime | None:
+    """Inclusion (proof and/or SET) and body consistency; returns the SET-backed integrated time."""
+    from sigward.sigstore import tlog
+
+    if e.log_index < 0 or (e.inclusion_proof is not None and e.inclusion_proof.log_index < 0):
+        raise VerificationError("transparency log entry: negative log index")
+    if e.inclusion_proof is None and b.version != "0.1":
+        raise VerificationError("transparency log entry has no inclusion proof")
+    if e.inclusion_proof is not None:
+        tlog.verify_inclusion(root, e)
+    verified_time = None
+    if e.signed_entry_timestamp is not None:
+        tlog.verify_set(root, e.log_id, e.canonicalized_body, e.integrated_time, e.log_index,
+                        e.signed_entry_timestamp)
+        verified_time = datetime.fromtimestamp(e.integrated_time, UTC)
+    elif e.inclusion_proof is None:
+        raise VerificationError("transparency log entry has neither an inclusion proof nor a SET")
+    if e.integrated_time and e.integrated_time > datetime.now(UTC).timestamp() + FUTURE_SKEW_SECONDS:
+        raise VerificationError("transparency log entry: integrated time is in the future")
+    check_entry_body(e, b, material, artifact_digest)
+    return verified_time
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _pem_der(text: str, where: str) -> bytes:
+    """The DER inside a base64-encoded PEM (how Rekor v1 bodies name certificates and keys)."""
+    from sigward.keys import pem
+
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise VerificationError(f"transparency log entry: {where} is not base64")
+    block = pem.decode(raw)
+    if block is None:
+        raise VerificationError(f"transparency log entry: {where} is not PEM")
+    return block.data
+
+
+def check_entry_body(e: TlogEntry, b: Bundle, material: tuple[bytes, ...],
+                     artifact_digest: tuple[str, bytes] | None) -> None:
+    """The log entry must record this very signature, by this signer, over this artifact."""
+    try:
+        body = json.loads(e.canonicalized_body)
+        spec = body["spec"]
+    except (ValueError, KeyError, TypeError):
+        raise VerificationError("transparency log entry: the body is not a Rekor entry")
+    kind, version = body.get("kind"), body.get("apiVersion")
+    if (kind, version) != (e.kind, e.version):
+        raise VerificationError(f"transparency log entry: body kind {kind} {version} differs from "
+                                f"kindVersion {e.kind} {e.version}")
+    sig = b.signature
+    mismatch = VerificationError(f"transparency log entry ({kind} {version}) does not match the bundle's "
+                                 "signature, signer or artifact")
+    try:
+        if kind == "hashedrekord" and version == "0.0.1":
+            want_hash = _signed_digest_hex(b, artifact_digest, "sha256")
+            h = spec["data"]["hash"]
+            if h.get("algorithm") != want_hash[0] or h.get("value") != want_hash[1]:
+                raise mismatch
+            if spec["signature"]["content"] != _b64(sig):
+                raise mismatch
+            if _pem_der(spec["signature"]["publicKey"]["content"], "publicKey") not in material:
+                raise mismatch
+        elif kind == "hashedrekord" and version == "0.0.2":
+            hr = spec["hashedRekordV002"]
+            alg, hexd = _signed_digest_hex(b, artifact_digest, "sha256")
+            want_alg = {"sha256": "SHA2_256", "sha384": "SHA2_384", "sha512": "SHA2_512"}[alg]
+            if hr["data"]["algorithm"] != want_alg or base64.b64decode(hr["data"]["digest"]).hex() != hexd:
+                raise mismatch
+            if hr["signature"]["content"] != _b64(sig):
+                raise mismatch
+            v = hr["signature"]["verifier"]
+            raw = (v.get("x509Certificate") or v.get("publicKey") or {}).get("rawBytes", "")
+            if base64.b64decode(raw) not in material:
+                raise mismatch
+        elif kind == "dsse" and version == "0.0.1":
+            env = _need_dsse(b, mismatch)
+            ph = spec["payloadHash"]
+            if ph.get("algorithm") != "sha256" or ph.get("value") != hashlib.sha256(env.payload).hexdigest():
+                raise mismatch
+            entries = {(s["signature"], _pem_der(s["verifier"], "verifier")) for s in spec["signatures"]}
+            if not any((_b64(sig), m) in entries for m in material):
+                raise mismatch
+        elif kind == "intoto" and version in ("0.0.1", "0.0.2"):
+            env = _need_dsse(b, mismatch)
+            content = spec["content"]
+            ph = content["payloadHash"]
+            if ph.get("algorithm") != "sha256" or ph.get("value") != hashlib.sha256(env.payload).hexdigest():
+                raise mismatch
+            sigs = content["envelope"]["signatures"]
+            found = False
+            for s in sigs:
+                logged = base64.b64decode(s["sig"])
+                logged = base64.b64decode(logged) if version == "0.0.2" else logged
+                if logged == sig and _pem_der(s["publicKey"], "publicKey") in material:
+                    found = True
+            if not found:
+                raise mismatch
+        else:
+            raise VerificationError(f"transparency log entry: unsupported entry type {kind} {version}")
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise mismatch
+
+
+def _need_dsse(b: Bundle, err: VerificationError) -> Any:
+    if b.dsse_envelope is None:
+        raise err
+    return b.dsse_envelope
+
+
+def _signed_digest_hex(b: Bundle, artifact_digest: tuple[str, bytes] | None, default: str) -> tuple[str, str]:
+    """What a hashedrekord entry hashes: the artifact (message signature) or the DSSE PAE."""
+    if b.message_signature is not None:
+        if artifact_digest is not None:
+            return artifact_digest[0], artifact_digest[1].hex()
+        ms = b.message_signature
+        if ms.digest is None:
+            raise VerificationError("the bundle has no message digest to compare the log entry with")
+        return _HASHES.get(ms.digest_algorithm or "SHA2_256", default), ms.digest.hex()
+    env = b.dsse_envelope
+    assert env is not None
+    return "sha256", hashlib.sha256(env.pae()).hexdigest()
