@@ -7,20 +7,25 @@ import sys
 from typing import Any
 
 from sigward.cli.flags import add_go_bool
+from sigward.cli.sigstore_flags import add_signing_flags, add_verification_flags
 
 SIGN_EPILOG = """\
 examples:
-  # cosign v3 format: a Sigstore bundle (JSON) beside the file
-  sigward sign-blob --key cosign.key --tlog-upload=false --bundle FILE.sigstore.json FILE
+  # keyless (identity token from CI or a browser login), cosign v3 bundle beside the file
+  sigward sign-blob --yes --bundle FILE.sigstore.json FILE
+  # with a key; the signature is logged to Rekor unless --tlog-upload=false
+  sigward sign-blob --key cosign.key --bundle FILE.sigstore.json FILE
   # legacy: base64 signature on stdout
   sigward sign-blob --key cosign.key --tlog-upload=false --new-bundle-format=false FILE > FILE.sig
 """
 VERIFY_EPILOG = """\
 examples:
-  sigward verify-blob --key cosign.pub --insecure-ignore-tlog=true --bundle FILE.sigstore.json FILE
+  sigward verify-blob --bundle FILE.sigstore.json --certificate-identity me@example.com \\
+      --certificate-oidc-issuer https://accounts.google.com FILE
+  sigward verify-blob --key cosign.pub --bundle FILE.sigstore.json FILE
   sigward verify-blob --key cosign.pub --insecure-ignore-tlog=true --signature FILE.sig FILE
-  # with a bundle, the file may be replaced by its digest
-  sigward verify-blob --key cosign.pub --insecure-ignore-tlog=true --bundle B.json sha256:<hex>
+  # with a bundle, the file may be replaced by its digest; fully offline with --trusted-root
+  sigward verify-blob --trusted-root trusted_root.json --bundle B.json --certificate-identity ... sha256:<hex>
 """
 
 
@@ -31,13 +36,11 @@ def register(sub: Any) -> None:
     p.add_argument("--key", help="private key: path to a cosign key file or env://VAR")
     p.add_argument("--bundle", metavar="FILE", help="write the Sigstore bundle (or legacy bundle) here")
     add_go_bool(p, "--new-bundle-format", default=True, help="write a protobuf Sigstore bundle")
-    add_go_bool(p, "--use-signing-config", default=True, help="accepted for compatibility (keyless)")
-    add_go_bool(p, "--tlog-upload", default=True, help="upload the signature to the transparency log")
     add_go_bool(p, "--b64", default=True, help="print the legacy signature base64-encoded")
     p.add_argument("--output-signature", "--output", metavar="FILE", dest="output_signature",
                    help="write the (legacy) signature to FILE")
     p.add_argument("--signing-algorithm", default=None, help="keyless key type (ignored with --key)")
-    add_go_bool(p, "-y", "--yes", help="skip confirmation prompts")
+    add_signing_flags(p)
     p.set_defaults(func=run_sign)
 
     v = sub.add_parser("verify-blob", help="verify a file's signature", epilog=VERIFY_EPILOG,
@@ -46,38 +49,42 @@ def register(sub: Any) -> None:
     v.add_argument("--key", help="public key: PEM file, env://VAR, certificate or cosign private key")
     v.add_argument("--bundle", metavar="FILE", help="Sigstore bundle or legacy bundle JSON")
     v.add_argument("--signature", metavar="FILE", help="detached base64 signature (legacy)")
-    add_go_bool(v, "--insecure-ignore-tlog", help="do not require a transparency log entry")
+    v.add_argument("--certificate", metavar="FILE", help="the signing certificate (legacy detached form)")
     add_go_bool(v, "--new-bundle-format", default=True, help="accepted for compatibility (auto-detected)")
-    add_go_bool(v, "--insecure-ignore-sct", help="do not require an SCT (keyless)")
-    for flag in ("--certificate", "--certificate-identity", "--certificate-identity-regexp",
-                 "--certificate-oidc-issuer", "--certificate-oidc-issuer-regexp", "--trusted-root"):
-        v.add_argument(flag, help=argparse.SUPPRESS)
+    add_verification_flags(v)
     v.set_defaults(func=run_verify)
 
 
 def run_sign(args: argparse.Namespace) -> int:
-    from sigward.cli.common import password_fn, require_key_signing
+    from sigward.cli.common import password_fn
+    from sigward.cli.sigstore_flags import signing_material
     from sigward.errors import UsageError
 
-    require_key_signing(args)
     if args.new_bundle_format and not args.bundle:
         raise UsageError("must specify --bundle with --new-bundle-format")
     from sigward.fileio import write_atomic
     from sigward.keys.signer import load_signer
     from sigward.ops import blob
 
-    passwords = password_fn(confirm=False)
-    sig, signer = blob.load_and_sign_blob(args.blob, lambda: load_signer(args.key, passwords))
+    if args.key:
+        passwords = password_fn(confirm=False)
+        sig, signer = blob.load_and_sign_blob(args.blob, lambda: load_signer(args.key, passwords))
+        material = signing_material(args, signer)
+    else:
+        material = signing_material(args, None)
+        sig = blob.sign_blob(args.blob, material.signer)
     if args.new_bundle_format:
-        write_atomic(args.bundle, blob.message_bundle(sig, signer))
+        write_atomic(args.bundle, material.digest_bundle(sig.digest, sig.hash_name, sig.signature))
         print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
         return 0
     import base64
 
     out = base64.b64encode(sig.signature) if args.b64 else sig.signature
     if args.bundle:
-        write_atomic(args.bundle, blob.legacy_bundle(sig, signer))
+        write_atomic(args.bundle, blob.legacy_bundle(sig, material))
         print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
+    elif material.rekor is not None:
+        material.log_digest(sig.digest, sig.hash_name, sig.signature)
     if args.output_signature:
         write_atomic(args.output_signature, out)
         print(f"Signature wrote in the file {args.output_signature}", file=sys.stderr)
@@ -87,21 +94,24 @@ def run_sign(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from sigward.cli.common import password_fn, read_input, require_key_verification
+    from sigward.cli.common import password_fn, read_input
+    from sigward.cli.sigstore_flags import verification_setup
     from sigward.errors import UsageError
+    from sigward.ops.verify import VerifyOptions
 
-    require_key_verification(args)
     if not args.bundle and not args.signature:
         raise UsageError("either --bundle or --signature must be given")
     from sigward.formats import bundle as bundle_fmt
-    from sigward.keys.signer import load_verifier
     from sigward.ops import blob
 
-    verifier = load_verifier(args.key, password_fn(confirm=False))
+    key, policy, root, checks = verification_setup(args, password_fn=password_fn(confirm=False))
+    opts = VerifyOptions(ignore_tlog=checks.ignore_tlog, ignore_sct=checks.ignore_sct,
+                         use_signed_timestamps=checks.use_signed_timestamps, policy=policy, root=root)
+    cert_pem = read_input(args.certificate) if args.certificate else None
     if args.bundle:
         data = read_input(args.bundle)
         if bundle_fmt.is_bundle(data):
-            blob.verify_blob_bundle(args.blob, data, verifier, args.insecure_ignore_tlog)
+            blob.verify_blob_bundle(args.blob, data, key, opts)
         else:
             from sigward.formats import blobbundle
 
@@ -109,10 +119,9 @@ def run_verify(args: argparse.Namespace) -> int:
             sig_b64 = lb.base64_signature.encode()
             if args.signature:
                 sig_b64 = read_input(args.signature)
-            blob.verify_blob_signature(args.blob, sig_b64, verifier, args.insecure_ignore_tlog,
-                                       has_tlog_entry=lb.rekor_bundle is not None)
+            blob.verify_blob_signature(args.blob, sig_b64, key, opts, certificate_pem=cert_pem or lb.cert_pem,
+                                       rekor_bundle=lb.rekor_bundle)
     else:
-        blob.verify_blob_signature(args.blob, read_input(args.signature), verifier, args.insecure_ignore_tlog)
+        blob.verify_blob_signature(args.blob, read_input(args.signature), key, opts, certificate_pem=cert_pem)
     print("Verified OK", file=sys.stderr)
     return 0
-

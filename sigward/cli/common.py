@@ -91,21 +91,10 @@ def read_input(path: str) -> bytes:
         raise SigwardError(f"cannot read {path}: {e.strerror}")
 
 
-def require_key_signing(args: argparse.Namespace) -> None:
-    """What key-based signing needs until keyless signing and log upload exist."""
-    from sigward.errors import UsageError
+def load_key_signer(args: argparse.Namespace) -> Any:
+    """The ``--key`` signer, or None for keyless signing."""
+    if not getattr(args, "key", None):
+        return None
+    from sigward.keys.signer import load_signer
 
-    if not args.key:
-        raise UsageError("keyless signing is not available yet: pass --key (a cosign key file or env://VAR)")
-    if args.tlog_upload:
-        raise UsageError(
-            "uploading to a transparency log is not configured: pass --tlog-upload=false to sign "
-            "without a log entry"
-        )
-
-
-def require_key_verification(args: argparse.Namespace) -> None:
-    from sigward.errors import UsageError
-
-    if not args.key:
-        raise UsageError("keyless verification is not available yet: pass --key with a public key")
+    return load_signer(args.key, password_fn(confirm=False))

@@ -8,17 +8,23 @@ from typing import Any
 
 from sigward.cli.common import add_registry_flags
 from sigward.cli.flags import add_annotations, add_go_bool
+from sigward.cli.sigstore_flags import add_signing_flags
 
 EPILOG = """\
 examples:
-  # sign an image in a registry with a key pair (cosign v3 bundle format, stored as an OCI 1.1 referrer)
-  sigward sign --key cosign.key --tlog-upload=false registry.example.com/app@sha256:...
-  # add annotations the verifier can require with -a
-  sigward sign --key cosign.key --tlog-upload=false -a imageRef=refs/tags/0.5.0 IMAGE
-  # the legacy format (sha256-<hex>.sig tag), readable by cosign v2
-  sigward sign --key cosign.key --tlog-upload=false --new-bundle-format=false IMAGE
-  # an image in an on-disk OCI layout
+  # keyless, in CI (GitHub Actions with `permissions: id-token: write`, or GitLab `id_tokens`):
+  sigward sign --yes -a imageRef=refs/tags/0.5.0 registry.example.com/app@sha256:...
+  # keyless against a private Sigstore instance
+  sigward sign --trusted-root trusted_root.json --signing-config signing_config.json IMAGE
+  # with a key pair; the signature is also logged to Rekor unless --tlog-upload=false
+  sigward sign --key cosign.key IMAGE
   sigward sign --key cosign.key --tlog-upload=false oci:./layout:hello
+  # the legacy format (sha256-<hex>.sig tag), readable by cosign v2
+  sigward sign --key cosign.key --new-bundle-format=false --use-signing-config=false IMAGE
+
+The signature is a Sigstore bundle stored as an OCI 1.1 referrer of the image (cosign v3's format).
+Keyless signing takes an identity token from --identity-token, SIGSTORE_ID_TOKEN, the CI's ambient
+credentials, or a browser login, in that order.
 """
 
 
@@ -34,11 +40,7 @@ def register(sub: Any) -> None:
     p.add_argument("--bundle", metavar="FILE", help="also write the Sigstore bundle to FILE")
     add_go_bool(p, "--new-bundle-format", default=True,
                 help="write a Sigstore bundle as an OCI 1.1 referrer (false: the legacy .sig image)")
-    add_go_bool(p, "--use-signing-config", default=True,
-                help="take service URLs from a signing config (keyless; accepted for compatibility)")
-    add_go_bool(p, "--tlog-upload", default=True, help="upload the signature to the transparency log")
-    add_go_bool(p, "-y", "--yes", help="skip confirmation prompts")
-    p.add_argument("--identity-token", help=argparse.SUPPRESS)
+    add_signing_flags(p)
     add_registry_flags(p)
     p.set_defaults(func=run)
 
@@ -46,15 +48,13 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from sigward.cli.common import open_image, password_fn, require_key_signing, tag_warning
+    from sigward.cli.common import load_key_signer, open_image, tag_warning
     from sigward.cli.flags import env_bool, parse_annotations
+    from sigward.cli.sigstore_flags import signing_material
     from sigward.errors import UsageError
     from sigward.ops.sign import SignOptions, SignResult, sign_image
 
-    require_key_signing(args)
-    from sigward.keys.signer import load_signer
-
-    signer = load_signer(args.key, password_fn(confirm=False))
+    signer = signing_material(args, load_key_signer(args))
     opts = SignOptions(
         annotations=parse_annotations(args.annotations),
         new_bundle_format=args.new_bundle_format,

@@ -8,13 +8,19 @@ from typing import Any
 
 from sigward.cli.common import add_registry_flags
 from sigward.cli.flags import add_annotations, add_go_bool
+from sigward.cli.sigstore_flags import add_verification_flags
 
 EPILOG = """\
 examples:
-  # verify with a public key; the JSON of each verified signature goes to stdout
-  sigward verify --key cosign.pub --insecure-ignore-tlog=true registry.example.com/app@sha256:...
-  # require an annotation the signer added with -a
-  sigward verify --key cosign.pub --insecure-ignore-tlog=true -a imageRef=refs/tags/0.5.0 IMAGE
+  # keyless: who signed (identity + OIDC issuer), and an annotation the signer added with -a
+  sigward verify --certificate-identity-regexp 'https://github.com/org/repo/' \\
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com -a imageRef=refs/tags/0.5.0 IMAGE
+  # fully offline, against a private instance's trusted root
+  sigward verify --trusted-root trusted_root.json --certificate-identity me@example.com \\
+      --certificate-oidc-issuer https://issuer.example.com IMAGE
+  # with a public key; the JSON of each verified signature goes to stdout
+  sigward verify --key cosign.pub registry.example.com/app@sha256:...
+  sigward verify --key cosign.pub --insecure-ignore-tlog=true IMAGE
   # an image in an OCI layout, or a directory written by `sigward save`
   sigward verify --key cosign.pub --insecure-ignore-tlog=true oci:./layout:hello
   sigward verify --key cosign.pub --insecure-ignore-tlog=true --local-image ./saved
@@ -37,8 +43,6 @@ def register(sub: Any) -> None:
     add_annotations(p, "require this key=value annotation on the signature (repeatable)")
     add_go_bool(p, "--check-claims", default=True,
                 help="check that the signed payload names the image digest and the annotations")
-    add_go_bool(p, "--insecure-ignore-tlog", help="do not require a transparency log entry")
-    add_go_bool(p, "--insecure-ignore-sct", help="do not require an SCT in the certificate (keyless)")
     add_go_bool(p, "--new-bundle-format", default=True,
                 help="look for Sigstore bundle referrers first (false: only the legacy .sig image)")
     p.add_argument("-o", "--output", default="json", choices=["json", "text"],
@@ -47,32 +51,29 @@ def register(sub: Any) -> None:
                 help="the IMAGE argument is an OCI layout directory (as written by `sigward save`)")
     p.add_argument("--signature-digest-algorithm", default="sha256", help=argparse.SUPPRESS)
     p.add_argument("--max-workers", type=int, default=10, help=argparse.SUPPRESS)
-    for flag in ("--certificate-identity", "--certificate-identity-regexp", "--certificate-oidc-issuer",
-                 "--certificate-oidc-issuer-regexp", "--trusted-root", "--certificate"):
-        p.add_argument(flag, help=argparse.SUPPRESS)
+    p.add_argument("--certificate", help=argparse.SUPPRESS)
+    add_verification_flags(p)
     add_registry_flags(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sigward import gojson
-    from sigward.cli.common import password_fn, require_key_verification
+    from sigward.cli.common import password_fn
     from sigward.cli.flags import parse_annotations
+    from sigward.cli.sigstore_flags import verification_setup
     from sigward.errors import UsageError
-
-    if args.key and (args.certificate_identity or args.certificate_identity_regexp):
-        raise UsageError(
-            "cannot specify both --key and --certificate-identity or --certificate-identity-regexp"
-        )
-    require_key_verification(args)
-    from sigward.keys.signer import load_verifier
     from sigward.ops.verify import VerifyOptions, verify_image
 
-    verifier = load_verifier(args.key, password_fn(confirm=False))
+    if args.certificate:
+        raise UsageError("--certificate is not supported for images; signatures carry their certificate")
+    verifier, policy, root, checks = verification_setup(args, password_fn=password_fn(confirm=False))
     annotations = parse_annotations(args.annotations)
     opts = VerifyOptions(annotations=annotations, check_claims=args.check_claims,
-                         ignore_tlog=args.insecure_ignore_tlog, new_bundle_format=args.new_bundle_format)
-    if args.insecure_ignore_tlog:
+                         ignore_tlog=checks.ignore_tlog, new_bundle_format=args.new_bundle_format,
+                         ignore_sct=checks.ignore_sct, use_signed_timestamps=checks.use_signed_timestamps,
+                         policy=policy, root=root)
+    if checks.ignore_tlog:
         print(WARN_TLOG, file=sys.stderr)
     for text in args.images:
         ref, store, attach = _open(text, args)
@@ -86,9 +87,13 @@ def run(args: argparse.Namespace) -> int:
             lines.append("  - The cosign claims were validated")
         if annotations:
             lines.append("  - The specified annotations were verified.")
-        if not args.insecure_ignore_tlog:
+        if not checks.ignore_tlog:
             lines.append("  - Existence of the claims in the transparency log was verified offline")
-        lines.append("  - The signatures were verified against the specified public key")
+        if verifier is not None:
+            lines.append("  - The signatures were verified against the specified public key")
+        else:
+            lines.append("  - The code-signing certificate was verified using trusted certificate authority "
+                         "certificates")
         print("\n".join(lines), file=sys.stderr)
         if args.output == "text":
             for s in result.signatures:

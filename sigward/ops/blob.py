@@ -86,22 +86,14 @@ def load_and_sign_blob(path: str, load_signer: Callable[[], Any]) -> tuple[BlobS
     return BlobSignature("sha256", digest, signer.sign_prehashed(digest, "sha256")), signer
 
 
-def message_bundle(sig: BlobSignature, signer: Any) -> bytes:
-    from sigward.formats import bundle
-    from sigward.keys.signer import public_key_hint
+def legacy_bundle(sig: BlobSignature, material: Any) -> bytes:
+    """cosign v3.1's LocalSignedPayload: the certificate PEM (or, for a key, the public key PEM) in
+    ``cert``, and the Rekor bundle when the signature was logged."""
+    from sigward.formats import blobbundle, rekorbundle
 
-    return bundle.message_signature_bundle(
-        sig.digest, sig.signature, digest_algorithm=HASH_NAMES[sig.hash_name],
-        public_key_hint=public_key_hint(signer.public_key),
-    )
-
-
-def legacy_bundle(sig: BlobSignature, signer: Any) -> bytes:
-    """cosign v3.1's LocalSignedPayload for key signing: the public key PEM goes into ``cert``."""
-    from sigward.formats import blobbundle
-    from sigward.keys.signer import public_key_pem
-
-    return blobbundle.build(sig.signature, cert_pem=public_key_pem(signer.public_key))
+    entries = material.log_digest(sig.digest, sig.hash_name, sig.signature)
+    rb = rekorbundle.from_tlog_entry(entries[0]) if entries else None
+    return blobbundle.build(sig.signature, cert_pem=material.verifier_pem(), rekor_bundle=rb)
 
 
 def _blob_digest(path: str, hash_name: str, allow_digest_arg: bool) -> bytes:
@@ -117,36 +109,38 @@ def _blob_digest(path: str, hash_name: str, allow_digest_arg: bool) -> bytes:
     return hash_file(path, hash_name)
 
 
-def verify_blob_bundle(path: str, bundle_bytes: bytes, verifier: Any, ignore_tlog: bool) -> None:
-    """Verify a protobuf (v0.1-v0.3) bundle with a message signature over ``path``."""
+def verify_blob_bundle(path: str, bundle_bytes: bytes, verifier: Any, opts: Any) -> Any:
+    """Verify a protobuf (v0.1-v0.3) bundle with a message signature over ``path``.
+
+    ``opts`` is an ``ops.verify.VerifyOptions`` (key or identity policy, trusted root, checks).
+    """
     from sigward.formats import bundle as bundle_fmt
-    from sigward.ops.verify import VerifyOptions, check_key_material, check_tlog
+    from sigward.sigstore.verify import verify_bundle
 
     b = bundle_fmt.parse_bundle(bundle_bytes)
     if b.message_signature is None:
         raise VerificationError("the bundle holds a DSSE envelope; use verify-blob-attestation for it")
-    check_tlog(b.tlog_entries, VerifyOptions(ignore_tlog=ignore_tlog))
-    check_key_material(b, verifier)
     ms = b.message_signature
     names = {v: k for k, v in HASH_NAMES.items()}
     hash_name = names.get(ms.digest_algorithm or "SHA2_256")
     if hash_name is None:
         raise VerificationError(f"unsupported message digest algorithm {ms.digest_algorithm!r} in the bundle")
     digest = _blob_digest(path, hash_name, allow_digest_arg=True)
-    if ms.digest and ms.digest != digest:
-        raise VerificationError("the blob's digest does not match the digest in the bundle")
-    verifier.verify_prehashed(ms.signature, digest, hash_name)
+    return verify_bundle(b, root=opts.root, key=verifier, policy=opts.policy,
+                         artifact_digest=(hash_name, digest), options=opts.checks())
 
 
-def verify_blob_signature(path: str, signature_b64: bytes, verifier: Any, ignore_tlog: bool,
-                          has_tlog_entry: bool = False) -> None:
-    """Verify a detached base64 signature (legacy ``--signature`` or LocalSignedPayload)."""
-    from sigward.ops.verify import VerifyOptions, check_tlog
+def verify_blob_signature(path: str, signature_b64: bytes, verifier: Any, opts: Any, *,
+                          certificate_pem: bytes | None = None, rekor_bundle: Any = None,
+                          timestamp: bytes | None = None) -> Any:
+    """Verify a detached base64 signature (legacy ``--signature``, or a LocalSignedPayload bundle)."""
+    from sigward.sigstore.verify import verify_legacy
 
-    check_tlog([object()] if has_tlog_entry else [], VerifyOptions(ignore_tlog=ignore_tlog))
     try:
         sig = base64.b64decode(signature_b64.strip(), validate=True)
     except ValueError:
         raise VerificationError("the signature is not valid base64")
-    hash_name = verifier.hash_name
-    verifier.verify_prehashed(sig, hash_file(path, hash_name), hash_name)
+    hash_name = verifier.hash_name if verifier is not None else "sha256"
+    return verify_legacy(signature=sig, digest=(hash_name, hash_file(path, hash_name)),
+                         certificate_pem=certificate_pem, rekor_bundle=rekor_bundle, timestamp=timestamp,
+                         root=opts.root, key=verifier, policy=opts.policy, options=opts.checks())

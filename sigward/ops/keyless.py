@@ -40,3 +40,117 @@ class KeylessOptions:
     rekor_version: int | None = None
     timestamp_urls: list[str] = field(default_factory=list)
     tlog_upload: bool = True
+    use_signing_config: bool = True
+    confirm: Any = None  # callable(str) -> bool asked before uploading to a public log; None: no prompt
+
+
+PUBLIC_GOOD_NOTICE = (
+    "Note that there may be personally identifiable information associated with this signed artifact.\n"
+    "This may include the email address associated with the account with which you authenticate.\n"
+    "This information will be used for signing this artifact and will be stored in public transparency "
+    "logs and cannot be removed later."
+)
+
+
+Services = tuple[TrustedRoot | None, str | None, tuple[str, int] | None, list[str]]
+
+
+def _services(opts: KeylessOptions) -> Services:
+    """(trusted root, Fulcio URL, (Rekor URL, version), TSA URLs) the way cosign v3 picks them."""
+    from sigward.errors import UsageError
+
+    explicit = bool(opts.fulcio_url or opts.rekor_url or opts.timestamp_urls)
+    if explicit and opts.signing_config:
+        raise UsageError("--signing-config cannot be combined with --fulcio-url, --rekor-url or "
+                         "--timestamp-server-url")
+    if opts.signing_config and not opts.tlog_upload:
+        raise UsageError("--signing-config cannot be combined with --tlog-upload=false")
+    if explicit or not opts.use_signing_config:
+        root = load_trust(opts.trusted_root)[0] if opts.trusted_root else None
+        rekor = (opts.rekor_url or "https://rekor.sigstore.dev", opts.rekor_version or 1)
+        return root, opts.fulcio_url or "https://fulcio.sigstore.dev", rekor, list(opts.timestamp_urls)
+    root, cfg = load_trust(opts.trusted_root, opts.signing_config, staging=opts.staging)
+    if cfg is None:
+        raise UsageError("--trusted-root for a private instance needs --signing-config (or --fulcio-url and "
+                         "--rekor-url) to know where to sign")
+    fulcio = cfg.fulcio()
+    rekor_svc = cfg.rekor(version=opts.rekor_version)
+    if rekor_svc is None and opts.tlog_upload:
+        raise UsageError("the signing config lists no usable Rekor log")
+    return (root, fulcio.url if fulcio else None,
+            (rekor_svc.url, rekor_svc.major_api_version) if rekor_svc else None,
+            [s.url for s in cfg.tsas()])
+
+
+def signing_material(signer: Any | None, opts: KeylessOptions) -> Any:
+    """The signer plus services: keyless (``signer`` None) gets an ephemeral key and a Fulcio certificate.
+
+    A key signer with ``tlog_upload`` false needs no services at all (and loads no trust root).
+    """
+    from sigward.sigstore.signing import SigningMaterial
+
+    if signer is not None and not opts.tlog_upload and not opts.timestamp_urls:
+        return SigningMaterial(signer)
+    root, fulcio_url, rekor, tsas = _services(opts)
+    from sigward.sigstore.rekor import RekorClient
+
+    client = RekorClient(*rekor) if rekor and opts.tlog_upload else None
+    # A key signer is asked here; keyless signing asks in the identity-token flow, once.
+    public_log = client is not None and "sigstore.dev" in client.url
+    if signer is not None and public_log and opts.confirm is not None:
+        import sys
+
+        print(PUBLIC_GOOD_NOTICE, file=sys.stderr)
+        if not opts.confirm("Are you sure you would like to continue? [y/N] "):
+            from sigward.errors import SigwardError
+
+            raise SigwardError("signing declined: nothing was uploaded")
+    chain: list[Any] = []
+    if signer is None:
+        from cryptography.hazmat.primitives.asymmetric import ec
+
+        from sigward.errors import UsageError
+        from sigward.keys.signer import Signer
+        from sigward.sigstore import fulcio
+        from sigward.sigstore.oidc import IdentityOptions, get_identity_token
+
+        if not fulcio_url:
+            raise UsageError("no Fulcio URL: pass --fulcio-url or a --signing-config with a CA")
+        token = get_identity_token(opts.identity or IdentityOptions())
+        signer = Signer(ec.generate_private_key(ec.SECP256R1()))
+        chain = fulcio.request_certificate(fulcio_url, token, signer)
+        if root is not None:
+            _check_issued(chain, root)
+    return SigningMaterial(signer, chain, client, tsas, root)
+
+
+def _check_issued(chain: list[Any], root: TrustedRoot) -> None:
+    """The certificate Fulcio sent must chain to the trusted root and carry a valid SCT."""
+    from datetime import UTC, datetime
+
+    from sigward.errors import SigwardError, VerificationError
+    from sigward.sigstore import certs
+
+    try:
+        _ca, issuer = certs.verify_chain(chain[0], root, datetime.now(UTC))
+        certs.verify_embedded_sct(chain[0], issuer, root)
+    except VerificationError as e:
+        raise SigwardError(f"Fulcio's certificate does not verify against the trusted root: {e}")
+
+
+def sign_blob_keyless(path: str, opts: KeylessOptions) -> bytes:
+    """A v0.3 message-signature bundle for a file, signed keylessly (sigward-conformance sign-bundle)."""
+    from sigward.ops.blob import hash_file
+
+    material = signing_material(None, opts)
+    return material.sign_digest(hash_file(path, "sha256"), "sha256")[1]  # type: ignore[no-any-return]
+
+
+def sign_statement_keyless(statement: bytes, opts: KeylessOptions) -> bytes:
+    """A v0.3 DSSE bundle for an in-toto statement, signed keylessly."""
+    from sigward.formats import intoto
+    from sigward.oci import mediatypes as mt
+
+    intoto.parse_statement(statement)  # refuse to sign something that is not a statement
+    material = signing_material(None, opts)
+    return material.sign_dsse(statement, mt.IN_TOTO)[1]  # type: ignore[no-any-return]

@@ -48,6 +48,13 @@ class Signer(Protocol):
     def sign(self, data: bytes) -> bytes: ...
 
 
+def as_material(signer: Any) -> Any:
+    """A ``SigningMaterial``: a bare key signer becomes one with no certificate, log or timestamps."""
+    from sigward.sigstore.signing import SigningMaterial
+
+    return signer if isinstance(signer, SigningMaterial) else SigningMaterial(signer)
+
+
 def _now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -74,9 +81,11 @@ def sign_image(
 ) -> list[SignResult]:
     """Sign ``identifier`` (tag or digest) in ``store``; signatures go to ``attach_store``.
 
+    ``signer`` is a key signer or a ``SigningMaterial`` (keyless, or a key with a transparency log).
     ``docker_reference`` is the repository name recorded in legacy payloads (defaults to the store's name).
     """
     opts = options or SignOptions()
+    signer = as_material(signer)
     dest = attach_store or store
     if not opts.upload and opts.new_bundle_format and on_bundle is None:
         raise UsageError("--upload=false with the new bundle format needs --bundle FILE")
@@ -93,13 +102,10 @@ def sign_image(
 
 
 def _sign_bundle(dest: Store, subject: Descriptor, signer: Signer, opts: SignOptions) -> SignResult:
-    from sigward.formats import bundle, dsse, intoto, referrer
-    from sigward.keys.signer import public_key_hint
+    from sigward.formats import intoto, referrer
 
     statement = intoto.cosign_sign_statement(subject.digest.split(":", 1)[1], opts.annotations)
-    sig = signer.sign(dsse.pae(mt.IN_TOTO, statement))
-    env = dsse.Envelope(payload=statement, payload_type=mt.IN_TOTO, signatures=(dsse.Signature(sig),))
-    bundle_bytes = bundle.dsse_bundle(env, public_key_hint=public_key_hint(signer.public_key))
+    _env, bundle_bytes = signer.sign_dsse(statement, mt.IN_TOTO)  # type: ignore[attr-defined]
     if not opts.upload:
         return SignResult(subject.digest, "", bundle_bytes, pushed=False)
     manifest = referrer.referrer_manifest(
@@ -125,8 +131,8 @@ def _sign_legacy(
     from sigward.ops.attached import attached_tag
 
     payload = simplesigning.payload(docker_reference, subject.digest, opts.annotations or None)
-    sig_b64 = base64.b64encode(signer.sign(payload)).decode()
-    layer = legacy.signature_layer(payload, sig_b64)
+    sig, extra = signer.legacy_signature(payload)  # type: ignore[attr-defined]
+    layer = legacy.signature_layer(payload, base64.b64encode(sig).decode(), **extra)
     tag = attached_tag(subject.digest, "sig")
     existing, existing_config = read_legacy_image(dest, tag)
     if existing is not None and _is_duplicate(dest, existing, layer, payload, signer):

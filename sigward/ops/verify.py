@@ -1,4 +1,5 @@
-"""Verify an image's signatures with a public key, the way ``cosign verify --key`` does.
+"""Verify an image's signatures, the way ``cosign verify`` does: with a public key, or keylessly with
+an identity policy and a trusted root.
 
 Path selection follows cosign v3 (cosign-wire-formats.md §4.1): if the digest has at least one Sigstore
 bundle referrer, every bundle is checked (any predicate type counts); otherwise the legacy ``.sig`` image.
@@ -25,11 +26,6 @@ from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor
 from sigward.oci.store import Store
 
-TLOG_HINT = (
-    "no transparency log entry to verify; verifying the transparency log is not configured "
-    "(pass --insecure-ignore-tlog=true to verify with the key alone)"
-)
-
 
 @dataclass
 class VerifyOptions:
@@ -37,6 +33,17 @@ class VerifyOptions:
     check_claims: bool = True
     ignore_tlog: bool = False
     new_bundle_format: bool = True
+    ignore_sct: bool = False
+    use_signed_timestamps: bool = False
+    # Keyless: who may have signed, and the CAs/logs/TSAs to trust (also needed for a key with a tlog).
+    policy: Any = None  # sigward.sigstore.identity.IdentityPolicy
+    root: Any = None  # sigward.sigstore.trust.TrustedRoot
+
+    def checks(self) -> Any:
+        from sigward.sigstore.verify import CheckOptions
+
+        return CheckOptions(ignore_tlog=self.ignore_tlog, ignore_sct=self.ignore_sct,
+                            use_signed_timestamps=self.use_signed_timestamps)
 
 
 @dataclass
@@ -73,13 +80,16 @@ def resolve_subject(store: Store, identifier: str) -> Descriptor:
 def verify_image(
     store: Store,
     identifier: str,
-    verifier: Verifier,
+    verifier: Verifier | None,
     *,
     attach_store: Store | None = None,
     options: VerifyOptions | None = None,
     display_name: str | None = None,
 ) -> VerifyResult:
-    """Verify ``identifier`` in ``store``; raises a VerificationError subclass (cosign's exit codes)."""
+    """Verify ``identifier`` in ``store``; raises a VerificationError subclass (cosign's exit codes).
+
+    ``verifier`` is the ``--key``; None verifies keylessly with ``options.policy`` and ``options.root``.
+    """
     opts = options or VerifyOptions()
     src = attach_store or store
     subject = resolve_subject(store, identifier)
@@ -119,7 +129,7 @@ def find_bundles(src: Store, digest: str) -> list[FoundBundle]:
 
 
 def _verify_bundles(
-    bundles: list[FoundBundle], subject: Descriptor, verifier: Verifier, opts: VerifyOptions, name: str
+    bundles: list[FoundBundle], subject: Descriptor, verifier: Verifier | None, opts: VerifyOptions, name: str
 ) -> VerifyResult:
     ok: list[VerifiedSignature] = []
     errors: list[str] = []
@@ -134,21 +144,20 @@ def _verify_bundles(
 
 
 def check_bundle(
-    data: bytes, digest: str, verifier: Verifier, opts: VerifyOptions, name: str
+    data: bytes, digest: str, verifier: Verifier | None, opts: VerifyOptions, name: str
 ) -> VerifiedSignature:
-    """All checks on one bundle: parse, tlog, key, DSSE signature, subject digest, annotations."""
+    """All checks on one bundle: log, certificate, signature (sigstore.verify), subject, annotations."""
     from sigward.formats import bundle as bundle_fmt
     from sigward.formats import intoto
+    from sigward.sigstore.verify import verify_bundle
 
     b = bundle_fmt.parse_bundle(data)
     if b.dsse_envelope is None:
         raise VerificationError("bundle does not hold a DSSE envelope (an image signature must)")
-    check_tlog(b.tlog_entries, opts)
-    check_key_material(b, verifier)
     env = b.dsse_envelope
     if env.payload_type != mt.IN_TOTO:
         raise VerificationError(f"DSSE payload type is {env.payload_type!r}, expected {mt.IN_TOTO!r}")
-    check_dsse_signature(env, verifier)
+    verify_bundle(b, root=opts.root, key=verifier, policy=opts.policy, options=opts.checks())
     stmt = intoto.parse_statement(env.payload)
     alg, hexd = digest.split(":", 1)
     matching = [s for s in stmt.subjects if s.digest.get(alg) == hexd]
@@ -167,48 +176,6 @@ def check_bundle(
     return VerifiedSignature(output, env.payload, "bundle")
 
 
-def check_tlog(entries: list[Any], opts: VerifyOptions) -> None:
-    if opts.ignore_tlog:
-        return
-    if not entries:
-        raise VerificationError(TLOG_HINT)
-    raise VerificationError(
-        "transparency log verification is not available in this build "
-        "(pass --insecure-ignore-tlog=true to verify with the key alone)"
-    )
-
-
-def check_key_material(b: Any, verifier: Verifier) -> None:
-    """A bundle signed with a certificate must carry our key's certificate (cosign compares keys)."""
-    cert_der = b.leaf_certificate
-    if cert_der:
-        from cryptography import x509
-        from cryptography.hazmat.primitives import serialization
-
-        try:
-            cert = x509.load_der_x509_certificate(cert_der)
-        except ValueError as e:
-            raise VerificationError(f"the bundle's certificate cannot be parsed: {e}")
-        fmt = serialization.PublicFormat.SubjectPublicKeyInfo
-        enc = serialization.Encoding.DER
-        if cert.public_key().public_bytes(enc, fmt) != verifier.public_key.public_bytes(enc, fmt):  # type: ignore[attr-defined]
-            raise VerificationError("the bundle's certificate key is not the specified public key")
-
-
-def check_dsse_signature(env: Any, verifier: Verifier) -> None:
-    from sigward.formats import dsse
-
-    pae = dsse.pae(env.payload_type, env.payload)
-    last: Exception | None = None
-    for s in env.signatures:
-        try:
-            verifier.verify(s.sig, pae)
-            return
-        except VerificationError as e:
-            last = e
-    raise VerificationError(f"DSSE signature did not verify against the specified public key ({last})")
-
-
 def check_annotations(want: dict[str, str], have: dict[str, Any] | None, where: str) -> None:
     """Every ``-a k=v`` must be present with exactly that value (cosign compares strings)."""
     have = have or {}
@@ -223,7 +190,9 @@ def check_annotations(want: dict[str, str], have: dict[str, Any] | None, where: 
 # --- legacy path -----------------------------------------------------------------------------------
 
 
-def _verify_legacy(src: Store, subject: Descriptor, verifier: Verifier, opts: VerifyOptions) -> VerifyResult:
+def _verify_legacy(
+    src: Store, subject: Descriptor, verifier: Verifier | None, opts: VerifyOptions
+) -> VerifyResult:
     from sigward.formats import legacy
     from sigward.ops.attached import attached_tag
 
@@ -248,13 +217,17 @@ def _verify_legacy(src: Store, subject: Descriptor, verifier: Verifier, opts: Ve
 
 
 def check_legacy_signature(
-    src: Store, sig: Any, digest: str, verifier: Verifier, opts: VerifyOptions
+    src: Store, sig: Any, digest: str, verifier: Verifier | None, opts: VerifyOptions
 ) -> VerifiedSignature:
     from sigward.formats import simplesigning
+    from sigward.sigstore.verify import verify_legacy
 
     payload = src.get_blob(sig.layer)
-    check_tlog([sig.bundle_json] if sig.bundle_json else [], opts)
-    verifier.verify(sig.signature(), payload)
+    verified = verify_legacy(
+        signature=sig.signature(), message=payload, certificate_pem=sig.certificate_pem,
+        rekor_bundle=sig.rekor_bundle(), timestamp=sig.rfc3161_timestamp(),
+        root=opts.root, key=verifier, policy=opts.policy, options=opts.checks(),
+    )
     ss = simplesigning.parse(payload)
     if opts.check_claims and ss.manifest_digest != digest:
         raise VerificationError(
@@ -262,5 +235,30 @@ def check_legacy_signature(
         )
     check_annotations(opts.annotations, ss.optional, "the signature's optional annotations")
     output: dict[str, Any] = json.loads(payload)
+    extra = certificate_fields(verified.identity)
+    if sig.bundle_json is not None:
+        extra["Bundle"] = sig.rekor_bundle().to_json()
+    if sig.timestamp_json is not None:
+        extra["RFC3161Timestamp"] = json.loads(sig.timestamp_json)
+    if extra:
+        output["optional"] = {**(output.get("optional") or {}), **extra}
     return VerifiedSignature(output, payload, "legacy")
 
+
+def certificate_fields(identity: Any) -> dict[str, Any]:
+    """What cosign adds to ``optional`` for a certificate: Subject, Issuer, the GitHub extensions."""
+    if identity is None:
+        return {}
+    from sigward.sigstore.certs import GITHUB_EXTENSIONS, OID_ISSUER_V1
+
+    out: dict[str, Any] = {"Subject": identity.subject}
+    issuer = identity.extensions.get(OID_ISSUER_V1) or identity.issuer
+    if issuer:
+        out["Issuer"] = issuer
+        out[OID_ISSUER_V1] = issuer
+    for oid, name in GITHUB_EXTENSIONS.items():
+        value = identity.extensions.get(oid)
+        if value:
+            out[oid] = value
+            out[name] = value
+    return out

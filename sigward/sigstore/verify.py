@@ -71,6 +71,7 @@ def verify_bundle(
     # (consequently) does not match it.
     _check_signature(b, verifier, artifact_digest)
 
+    content = SignedContent(sig, _signed_digest_hex(b, artifact_digest), b.dsse_envelope)
     needs_root = not opts.ignore_tlog or cert is not None or bool(b.rfc3161_timestamps)
     if needs_root and root is None:
         raise VerificationError("no trusted root to verify against (pass --trusted-root)")
@@ -84,7 +85,7 @@ def verify_bundle(
         errors = []
         for e in b.tlog_entries:
             try:
-                t = check_tlog_entry(root, e, b, material_der, artifact_digest)
+                t = check_tlog_entry(root, e, content, material_der, require_proof=b.version != "0.1")
             except VerificationError as err:
                 errors.append(str(err))
                 continue
@@ -105,29 +106,120 @@ def verify_bundle(
     identity = None
     if cert is not None:
         assert root is not None
-        from sigward.sigstore import certs
-
-        if not times:
-            if not opts.ignore_tlog:
-                raise VerificationError(
-                    "no verified time: the bundle has neither a signed entry timestamp nor an RFC 3161 "
-                    "timestamp to check the certificate against")
-            now = datetime.now(UTC)
-            if not certs.valid_at(cert, now):
-                raise VerificationError("expected a signed timestamp to verify an expired certificate")
-            times.append(now)
-        issuer = None
-        for t in times:
-            _ca, issuer = certs.verify_chain(cert, root, t)
-        if not opts.ignore_sct:
-            certs.verify_embedded_sct(cert, issuer, root)
-        identity = certs.identity_of(cert)
-
-    if identity is not None:
-        if policy is None:
-            raise VerificationError("a certificate-signed bundle needs an identity policy to verify")
-        policy.check(identity)
+        identity = check_certificate(cert, root, times, opts, policy)
     return Verified(identity, cert, times, entries)
+
+
+def verify_legacy(
+    *,
+    signature: bytes,
+    message: bytes | None = None,
+    digest: tuple[str, bytes] | None = None,
+    certificate_pem: str | bytes | None = None,
+    rekor_bundle: Any | None = None,
+    timestamp: bytes | None = None,
+    root: TrustedRoot | None,
+    key: Any | None = None,
+    policy: IdentityPolicy | None = None,
+    options: CheckOptions | None = None,
+) -> Verified:
+    """A cosign v2 signature: detached signature, certificate annotation, Rekor bundle (SET), timestamp.
+
+    ``message`` is the signed bytes (a simple-signing payload), or ``digest`` = (hash, digest) of a blob.
+    The log entry is checked offline, from its SET: these signatures carry no inclusion proof.
+    """
+    from sigward.errors import NoCertificateError
+    from sigward.keys.signer import Verifier
+
+    opts = options or CheckOptions()
+    cert = None
+    text = certificate_pem.encode() if isinstance(certificate_pem, str) else certificate_pem
+    if text and b"-----BEGIN CERTIFICATE-----" not in text and key is not None:
+        text = None  # cosign v3.1 key-signed blob bundles carry the public key PEM in "cert"
+    if text:
+        from sigward.sigstore.certs import load_pem_certificates
+
+        certs = load_pem_certificates(text, "signature's certificate")
+        if not certs:
+            raise VerificationError("the signature's certificate annotation holds no certificate")
+        cert = certs[0]
+    if key is not None:
+        verifier = key
+    elif cert is None:
+        raise NoCertificateError("no certificate found on signature")
+    else:
+        verifier = Verifier(cert.public_key())
+    material = _material_der(cert, verifier)
+    if key is not None:
+        cert = None
+    try:
+        if message is not None:
+            verifier.verify(signature, message)
+        else:
+            assert digest is not None
+            verifier.verify_prehashed(signature, digest[1], digest[0])
+    except VerificationError as e:
+        raise VerificationError(f"signature: {e}")
+    hashed = ("sha256", hashlib.sha256(message).hexdigest()) if message is not None else (
+        digest[0], digest[1].hex()) if digest else None
+    times: list[datetime] = []
+    if timestamp is not None and (opts.use_signed_timestamps or cert is not None) and root is not None and (
+            root.timestamp_authorities or opts.use_signed_timestamps):
+        times.append(_timestamp(root, timestamp, signature))
+    elif opts.use_signed_timestamps:
+        raise VerificationError("timestamp: --use-signed-timestamps needs an RFC 3161 timestamp on the "
+                                "signature")
+    if not opts.ignore_tlog:
+        if rekor_bundle is None:
+            raise VerificationError("transparency log: the signature has no Rekor bundle to verify offline "
+                                    "(pass --insecure-ignore-tlog=true to skip this check)")
+        if root is None:
+            raise VerificationError("no trusted root to verify the transparency log entry against")
+        from sigward.sigstore import tlog
+
+        body = rekor_bundle.body_bytes()
+        try:
+            log_id = bytes.fromhex(rekor_bundle.log_id)
+        except ValueError:
+            raise VerificationError("transparency log entry: the Rekor bundle's logID is not hex")
+        tlog.verify_set(root, log_id, body, rekor_bundle.integrated_time, rekor_bundle.log_index,
+                        rekor_bundle.signed_entry_timestamp)
+        if rekor_bundle.integrated_time > datetime.now(UTC).timestamp() + FUTURE_SKEW_SECONDS:
+            raise VerificationError("transparency log entry: integrated time is in the future")
+        check_entry_body(None, None, body, SignedContent(signature, hashed, None), material)
+        times.append(datetime.fromtimestamp(rekor_bundle.integrated_time, UTC))
+    identity = None
+    if cert is not None:
+        if root is None:
+            raise VerificationError("no trusted root to verify the certificate against (pass --trusted-root)")
+        identity = check_certificate(cert, root, times, opts, policy)
+    return Verified(identity, cert, times)
+
+
+def check_certificate(cert: Any, root: TrustedRoot, times: list[datetime], opts: CheckOptions,
+                      policy: IdentityPolicy | None) -> CertIdentity:
+    """Chain at every verified time, the SCT, then the identity policy; returns who signed."""
+    from sigward.sigstore import certs
+
+    if not times:
+        if not opts.ignore_tlog:
+            raise VerificationError(
+                "no verified time: neither a signed entry timestamp nor an RFC 3161 timestamp to check "
+                "the certificate against")
+        now = datetime.now(UTC)
+        if not certs.valid_at(cert, now):
+            raise VerificationError("expected a signed timestamp to verify an expired certificate")
+        times.append(now)
+    issuer = None
+    for t in times:
+        _ca, issuer = certs.verify_chain(cert, root, t)
+    if not opts.ignore_sct:
+        certs.verify_embedded_sct(cert, issuer, root)
+    identity = certs.identity_of(cert)
+    if policy is None:
+        raise VerificationError("a certificate-signed signature needs an identity policy to verify")
+    policy.check(identity)
+    return identity
 
 
 def _signing_key(b: Bundle, key: Any | None) -> tuple[Any, Any | None]:
@@ -213,14 +305,23 @@ def _check_signature(b: Bundle, verifier: Any, artifact_digest: tuple[str, bytes
 # --- log entry body ---------------------------------------------------------------------------------
 
 
-def check_tlog_entry(root: TrustedRoot, e: TlogEntry, b: Bundle, material: tuple[bytes, ...],
-                     artifact_digest: tuple[str, bytes] | None) -> datetime | None:
+@dataclass(frozen=True)
+class SignedContent:
+    """What a log entry must record: the signature, the digest a hashedrekord covers, the envelope."""
+
+    signature: bytes
+    hashed: tuple[str, str] | None  # (hash name, hex digest)
+    envelope: Any | None  # formats.dsse.Envelope
+
+
+def check_tlog_entry(root: TrustedRoot, e: TlogEntry, content: SignedContent, material: tuple[bytes, ...],
+                     *, require_proof: bool = True) -> datetime | None:
     """Inclusion (proof and/or SET) and body consistency; returns the SET-backed integrated time."""
     from sigward.sigstore import tlog
 
     if e.log_index < 0 or (e.inclusion_proof is not None and e.inclusion_proof.log_index < 0):
         raise VerificationError("transparency log entry: negative log index")
-    if e.inclusion_proof is None and b.version != "0.1":
+    if e.inclusion_proof is None and require_proof:
         raise VerificationError("transparency log entry has no inclusion proof")
     if e.inclusion_proof is not None:
         tlog.verify_inclusion(root, e)
@@ -233,7 +334,7 @@ def check_tlog_entry(root: TrustedRoot, e: TlogEntry, b: Bundle, material: tuple
         raise VerificationError("transparency log entry has neither an inclusion proof nor a SET")
     if e.integrated_time and e.integrated_time > datetime.now(UTC).timestamp() + FUTURE_SKEW_SECONDS:
         raise VerificationError("transparency log entry: integrated time is in the future")
-    check_entry_body(e, b, material, artifact_digest)
+    check_entry_body(e.kind, e.version, e.canonicalized_body, content, material)
     return verified_time
 
 
@@ -255,24 +356,24 @@ def _pem_der(text: str, where: str) -> bytes:
     return block.data
 
 
-def check_entry_body(e: TlogEntry, b: Bundle, material: tuple[bytes, ...],
-                     artifact_digest: tuple[str, bytes] | None) -> None:
+def check_entry_body(entry_kind: str | None, entry_version: str | None, canonical_body: bytes,
+                     content: SignedContent, material: tuple[bytes, ...]) -> None:
     """The log entry must record this very signature, by this signer, over this artifact."""
     try:
-        body = json.loads(e.canonicalized_body)
+        body = json.loads(canonical_body)
         spec = body["spec"]
     except (ValueError, KeyError, TypeError):
         raise VerificationError("transparency log entry: the body is not a Rekor entry")
     kind, version = body.get("kind"), body.get("apiVersion")
-    if (kind, version) != (e.kind, e.version):
+    if entry_kind is not None and (kind, version) != (entry_kind, entry_version):
         raise VerificationError(f"transparency log entry: body kind {kind} {version} differs from "
-                                f"kindVersion {e.kind} {e.version}")
-    sig = b.signature
+                                f"kindVersion {entry_kind} {entry_version}")
+    sig = content.signature
     mismatch = VerificationError(f"transparency log entry ({kind} {version}) does not match the bundle's "
                                  "signature, signer or artifact")
     try:
         if kind == "hashedrekord" and version == "0.0.1":
-            want_hash = _signed_digest_hex(b, artifact_digest, "sha256")
+            want_hash = _need(content.hashed, mismatch)
             h = spec["data"]["hash"]
             if h.get("algorithm") != want_hash[0] or h.get("value") != want_hash[1]:
                 raise mismatch
@@ -282,7 +383,7 @@ def check_entry_body(e: TlogEntry, b: Bundle, material: tuple[bytes, ...],
                 raise mismatch
         elif kind == "hashedrekord" and version == "0.0.2":
             hr = spec["hashedRekordV002"]
-            alg, hexd = _signed_digest_hex(b, artifact_digest, "sha256")
+            alg, hexd = _need(content.hashed, mismatch)
             want_alg = {"sha256": "SHA2_256", "sha384": "SHA2_384", "sha512": "SHA2_512"}[alg]
             if hr["data"]["algorithm"] != want_alg or base64.b64decode(hr["data"]["digest"]).hex() != hexd:
                 raise mismatch
@@ -293,7 +394,7 @@ def check_entry_body(e: TlogEntry, b: Bundle, material: tuple[bytes, ...],
             if base64.b64decode(raw) not in material:
                 raise mismatch
         elif kind == "dsse" and version == "0.0.1":
-            env = _need_dsse(b, mismatch)
+            env = _need(content.envelope, mismatch)
             ph = spec["payloadHash"]
             if ph.get("algorithm") != "sha256" or ph.get("value") != hashlib.sha256(env.payload).hexdigest():
                 raise mismatch
@@ -301,12 +402,12 @@ def check_entry_body(e: TlogEntry, b: Bundle, material: tuple[bytes, ...],
             if not any((_b64(sig), m) in entries for m in material):
                 raise mismatch
         elif kind == "intoto" and version in ("0.0.1", "0.0.2"):
-            env = _need_dsse(b, mismatch)
-            content = spec["content"]
-            ph = content["payloadHash"]
+            env = _need(content.envelope, mismatch)
+            logged_content = spec["content"]
+            ph = logged_content["payloadHash"]
             if ph.get("algorithm") != "sha256" or ph.get("value") != hashlib.sha256(env.payload).hexdigest():
                 raise mismatch
-            sigs = content["envelope"]["signatures"]
+            sigs = logged_content["envelope"]["signatures"]
             found = False
             for s in sigs:
                 logged = base64.b64decode(s["sig"])
@@ -321,13 +422,14 @@ def check_entry_body(e: TlogEntry, b: Bundle, material: tuple[bytes, ...],
         raise mismatch
 
 
-def _need_dsse(b: Bundle, err: VerificationError) -> Any:
-    if b.dsse_envelope is None:
+def _need(value: Any, err: VerificationError) -> Any:
+    if value is None:
         raise err
-    return b.dsse_envelope
+    return value
 
 
-def _signed_digest_hex(b: Bundle, artifact_digest: tuple[str, bytes] | None, default: str) -> tuple[str, str]:
+def _signed_digest_hex(b: Bundle, artifact_digest: tuple[str, bytes] | None,
+                       default: str = "sha256") -> tuple[str, str]:
     """What a hashedrekord entry hashes: the artifact (message signature) or the DSSE PAE."""
     if b.message_signature is not None:
         if artifact_digest is not None:

@@ -331,15 +331,21 @@ def test_malformed_signature_manifest(run: Callable[..., Any], keys: Any, layout
     assert "dev.cosignproject.cosign/signature" in r.err
 
 
-def test_keyless_and_tlog_refusals_are_clear(run: Callable[..., Any], keys: Any,
-                                             layout: Callable[..., str]) -> None:
+def test_unreachable_services_and_missing_identity_are_clear(run: Callable[..., Any], keys: Any,
+                                                            layout: Callable[..., str]) -> None:
+    """Key signing logs to Rekor by default; an unreachable service is one line and nothing is pushed."""
     img = layout()
-    r = run("sign", "--key", keys.key, img)
-    assert r.code == 1 and "--tlog-upload=false" in r.err
-    r = run("sign", "--tlog-upload=false", img)
-    assert r.code == 1 and "--key" in r.err
+    store, digest = _store(img)
+    r = run("sign", "--key", keys.key, "--rekor-url", "http://127.0.0.1:9", img)
+    assert r.code == 1 and "Rekor at http://127.0.0.1:9 is unreachable" in r.err
+    assert r.err.count("\n") == 1
+    assert store.referrers(digest) == []
+    r = run("sign", "--tlog-upload=false", "--fulcio-url", "http://127.0.0.1:9", img)
+    assert r.code == 1 and "no identity token" in r.err and "SIGSTORE_ID_TOKEN" in r.err
     r = run("verify", "--key", keys.pub, "--certificate-identity", "x", img)
     assert r.code == 1 and "cannot specify both" in r.err
+    r = run("verify", "--certificate-identity", "x", img)
+    assert r.code == 1 and "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required" in r.err
 
 
 def test_wrong_password(run: Callable[..., Any], keys: Any, layout: Callable[..., str]) -> None:

@@ -1,0 +1,174 @@
+"""cosign's Sigstore flags, shared by the signing and verifying commands, and their translation into
+``ops`` options. Flag names, defaults and meanings follow cosign v3 (``cmd/cosign/cli/options``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from sigward.cli.flags import add_go_bool
+
+PUBLIC_OIDC_ISSUER = "https://oauth2.sigstore.dev/auth"
+
+
+def add_signing_flags(p: argparse.ArgumentParser | Any) -> None:
+    """Identity token sources, service URLs and trust configuration for signing."""
+    g = p.add_argument_group("keyless signing and transparency (Sigstore)")
+    g.add_argument("--identity-token", metavar="TOKEN|FILE",
+                   help="OIDC identity token, or a file holding one (else SIGSTORE_ID_TOKEN, CI ambient "
+                        "credentials, or a browser login)")
+    g.add_argument("--oidc-issuer", default=PUBLIC_OIDC_ISSUER, help="OIDC provider for the browser login")
+    g.add_argument("--oidc-client-id", default="sigstore", help="OIDC client ID")
+    g.add_argument("--oidc-client-secret-file", metavar="FILE", help="file holding the OIDC client secret")
+    g.add_argument("--oidc-redirect-url", help="redirect URL of the browser login (default: a local port)")
+    g.add_argument("--oidc-provider", help="ambient provider to use: github-actions, filesystem, spiffe, "
+                                           "google, buildkite-agent")
+    add_go_bool(g, "--oidc-disable-ambient-providers", help="never detect CI ambient credentials")
+    g.add_argument("--fulcio-auth-flow", choices=["normal", "device", "token", "client_credentials"],
+                   help="how to get a token interactively (device: no browser on this machine)")
+    g.add_argument("--fulcio-url", help="Fulcio (certificate authority) URL; with --rekor-url, a private "
+                                        "instance without a signing config")
+    g.add_argument("--rekor-url", help="Rekor (transparency log) URL")
+    g.add_argument("--timestamp-server-url", action="append", default=[], metavar="URL",
+                   help="RFC 3161 timestamp authority to timestamp the signature (repeatable)")
+    g.add_argument("--trusted-root", metavar="FILE",
+                   help="trusted_root.json to check the services' answers against (default: public good)")
+    g.add_argument("--signing-config", metavar="FILE",
+                   help="signing_config.v0.2.json naming Fulcio, Rekor (v1 or v2), TSAs and OIDC")
+    add_go_bool(g, "--use-signing-config", default=True,
+                help="take the service URLs from the public-good signing config")
+    add_go_bool(g, "--tlog-upload", default=True, help="upload the signature to the transparency log")
+    add_go_bool(g, "--insecure-skip-verify", help=argparse.SUPPRESS)
+    g.add_argument("--output-certificate", metavar="FILE", help="write the Fulcio certificate (PEM) here")
+    add_go_bool(g, "-y", "--yes", help="skip the confirmation before uploading to the public log")
+
+
+def add_verification_flags(p: argparse.ArgumentParser | Any, *, key_flags: bool = True) -> None:
+    """Identity constraints and trust configuration for keyless (and key) verification."""
+    g = p.add_argument_group("keyless verification (Sigstore)")
+    g.add_argument("--certificate-identity", metavar="ID",
+                   help="the signer's identity (email or URI SAN) must be exactly this")
+    g.add_argument("--certificate-identity-regexp", metavar="RE",
+                   help="the signer's identity must match this (unanchored) regular expression")
+    g.add_argument("--certificate-oidc-issuer", metavar="URL",
+                   help="the OIDC issuer in the certificate must be exactly this")
+    g.add_argument("--certificate-oidc-issuer-regexp", metavar="RE",
+                   help="the OIDC issuer must match this (unanchored) regular expression")
+    for name in ("trigger", "sha", "name", "repository", "ref"):
+        g.add_argument(f"--certificate-github-workflow-{name}", metavar="VALUE",
+                       help=f"the GitHub workflow {name} recorded in the certificate must equal VALUE")
+    g.add_argument("--trusted-root", metavar="FILE",
+                   help="trusted_root.json (CAs, logs, CT logs, TSAs); default: the public-good instance")
+    add_go_bool(g, "--insecure-ignore-tlog", help="do not require a transparency log entry")
+    add_go_bool(g, "--insecure-ignore-sct", help="do not require an embedded SCT in the certificate")
+    add_go_bool(g, "--use-signed-timestamps", help="require an RFC 3161 timestamp and use its time")
+    add_go_bool(g, "--offline", help="never contact Rekor (signatures must carry their log proof)")
+    add_go_bool(g, "--private-infrastructure", help=argparse.SUPPRESS)
+    for hidden in ("--certificate-chain", "--ca-roots", "--ca-intermediates", "--rekor-url",
+                   "--timestamp-certificate-chain", "--sct"):
+        g.add_argument(hidden, help=argparse.SUPPRESS)
+
+
+def identity_policy(args: argparse.Namespace) -> Any:
+    from sigward.sigstore.identity import IdentityPolicy
+
+    github = tuple((n, getattr(args, f"certificate_github_workflow_{n}"))
+                   for n in ("trigger", "sha", "name", "repository", "ref")
+                   if getattr(args, f"certificate_github_workflow_{n}", None))
+    return IdentityPolicy(
+        identity=args.certificate_identity, identity_regexp=args.certificate_identity_regexp,
+        issuer=args.certificate_oidc_issuer, issuer_regexp=args.certificate_oidc_issuer_regexp,
+        github=github,
+    )
+
+
+def check_options(args: argparse.Namespace) -> Any:
+    from sigward.sigstore.verify import CheckOptions
+
+    return CheckOptions(ignore_tlog=args.insecure_ignore_tlog or args.private_infrastructure,
+                        ignore_sct=args.insecure_ignore_sct, use_signed_timestamps=args.use_signed_timestamps)
+
+
+def verification_setup(args: argparse.Namespace, *, password_fn: Any) -> tuple[Any, Any, Any, Any]:
+    """(key verifier or None, identity policy or None, trusted root or None, check options).
+
+    Follows cosign's argument checks (cosign-wire-formats.md §4.1): ``--key`` excludes identity flags;
+    keyless needs an identity and an issuer. The trusted root is loaded only when something needs it:
+    key-based with ``--insecure-ignore-tlog`` and no timestamps never touches TUF (cosign does the same).
+    """
+    from sigward.errors import UsageError
+
+    legacy_flags = ("certificate_chain", "ca_roots", "ca_intermediates", "timestamp_certificate_chain", "sct")
+    unsupported = [f for f in legacy_flags if getattr(args, f, None)]
+    if unsupported:
+        raise UsageError(f"--{unsupported[0].replace('_', '-')} is not supported; pass --trusted-root with "
+                         "the CA, log and TSA material instead")
+    opts = check_options(args)
+    key = None
+    policy = None
+    if args.key:
+        if args.certificate_identity or args.certificate_identity_regexp:
+            raise UsageError("cannot specify both --key and --certificate-identity or "
+                             "--certificate-identity-regexp")
+        from sigward.keys.signer import load_verifier
+
+        key = load_verifier(args.key, password_fn)
+    else:
+        policy = identity_policy(args)
+        policy.require_complete()
+    root = None
+    if key is None or not opts.ignore_tlog or opts.use_signed_timestamps:
+        from sigward.ops.keyless import load_trust
+
+        root = load_trust(args.trusted_root, offline=args.offline)[0]
+    return key, policy, root, opts
+
+
+def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None) -> Any:
+    from sigward.ops.keyless import KeylessOptions
+    from sigward.sigstore.oidc import IdentityOptions
+
+    tty = sys.stdin.isatty() and sys.stderr.isatty() if interactive is None else interactive
+    identity = IdentityOptions(
+        identity_token=args.identity_token,
+        oidc_issuer=args.oidc_issuer,
+        oidc_client_id=args.oidc_client_id,
+        oidc_client_secret_file=args.oidc_client_secret_file,
+        oidc_redirect_url=args.oidc_redirect_url,
+        oidc_provider=args.oidc_provider,
+        disable_ambient=args.oidc_disable_ambient_providers,
+        auth_flow=args.fulcio_auth_flow or None,
+        skip_confirmation=args.yes,
+        interactive=tty,
+    )
+    return KeylessOptions(
+        identity=identity,
+        trusted_root=args.trusted_root,
+        signing_config=args.signing_config,
+        fulcio_url=args.fulcio_url,
+        rekor_url=args.rekor_url,
+        timestamp_urls=list(args.timestamp_server_url),
+        tlog_upload=args.tlog_upload,
+        use_signing_config=args.use_signing_config,
+        confirm=None if args.yes or not tty else _confirm,
+    )
+
+
+def _confirm(question: str) -> bool:
+    print(question, end="", file=sys.stderr, flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def signing_material(args: argparse.Namespace, signer: Any | None) -> Any:
+    """The SigningMaterial for a command: ``signer`` is the loaded ``--key`` signer, or None (keyless)."""
+    from sigward.ops.keyless import signing_material as build
+
+    material = build(signer, keyless_options(args))
+    if getattr(args, "output_certificate", None) and material.chain:
+        from sigward.fileio import write_atomic
+
+        write_atomic(args.output_certificate, material.verifier_pem())
+        print(f"Certificate wrote in the file {args.output_certificate}", file=sys.stderr)
+    return material
+

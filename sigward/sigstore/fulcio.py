@@ -1,0 +1,63 @@
+"""Fulcio v2 client: trade an identity token and a fresh public key for a short-lived certificate.
+
+The request is cosign's form (token in ``credentials`` plus proof of possession: a signature over the
+token's subject), which every Fulcio accepts; the token also goes in the ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from sigward.errors import SigwardError
+
+SIGNING_CERT_PATH = "/api/v2/signingCert"
+
+
+def request_certificate(url: str, token: Any, signer: Any, timeout: float = 30.0) -> list[Any]:
+    """The certificate chain (leaf first) for ``signer``'s key; ``token``: ``oidc.IdentityToken``."""
+    import httpx
+    from cryptography import x509
+
+    from sigward.keys.signer import public_key_pem
+
+    challenge = signer.sign(token.identity.encode())
+    body = {
+        "credentials": {"oidcIdentityToken": token.raw},
+        "publicKeyRequest": {
+            "publicKey": {"algorithm": "ECDSA", "content": public_key_pem(signer.public_key).decode()},
+            "proofOfPossession": base64.b64encode(challenge).decode(),
+        },
+    }
+    endpoint = url.rstrip("/") + SIGNING_CERT_PATH
+    try:
+        r = httpx.post(endpoint, json=body, timeout=timeout, headers={
+            "Authorization": f"Bearer {token.raw}", "Accept": "application/json"})
+    except httpx.HTTPError as e:
+        raise SigwardError(f"Fulcio at {url} is unreachable: {e}")
+    if r.status_code not in (200, 201):
+        raise SigwardError(f"Fulcio at {url} refused the certificate request ({r.status_code}): "
+                           f"{_message(r)}")
+    try:
+        obj = r.json()
+        signed = obj.get("signedCertificateEmbeddedSct") or obj.get("signedCertificateDetachedSct")
+        pems = signed["chain"]["certificates"]
+        chain = [x509.load_pem_x509_certificate(p.encode()) for p in pems]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise SigwardError(f"Fulcio at {url} sent an unexpected response: {e}")
+    if not chain:
+        raise SigwardError(f"Fulcio at {url} sent no certificate")
+    if "signedCertificateDetachedSct" in obj:
+        raise SigwardError(f"Fulcio at {url} returned a detached SCT; only embedded SCTs are supported")
+    from sigward.keys.signer import public_key_der
+
+    if public_key_der(chain[0].public_key()) != public_key_der(signer.public_key):
+        raise SigwardError(f"Fulcio at {url} issued a certificate for another key")
+    return chain
+
+
+def _message(r: Any) -> str:
+    try:
+        return str(r.json().get("message", r.text))[:300]
+    except ValueError:
+        return r.text[:300]
