@@ -125,14 +125,15 @@ def signing_material(signer: Any | None, opts: KeylessOptions) -> Any:
 
 
 def _check_issued(chain: list[Any], root: TrustedRoot) -> None:
-    """The certificate Fulcio sent must chain to the trusted root and carry a valid SCT."""
-    from datetime import UTC, datetime
+    """The certificate Fulcio sent must chain to the trusted root and carry a valid SCT.
 
+    Checked at the certificate's issuance time: that is when the CA vouched for it.
+    """
     from sigward.errors import SigwardError, VerificationError
     from sigward.sigstore import certs
 
     try:
-        _ca, issuer = certs.verify_chain(chain[0], root, datetime.now(UTC))
+        _ca, issuer = certs.verify_chain(chain[0], root, chain[0].not_valid_before_utc)
         certs.verify_embedded_sct(chain[0], issuer, root)
     except VerificationError as e:
         raise SigwardError(f"Fulcio's certificate does not verify against the trusted root: {e}")

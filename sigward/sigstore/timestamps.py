@@ -34,7 +34,7 @@ def verify_timestamp(root: TrustedRoot, response_der: bytes, message: bytes) -> 
         try:
             builder.build().verify_message(ts, message)
         except (rfc3161_client.VerificationError, ValueError) as e:
-            errors.append(str(e))
+            errors.append(_reason(str(e)))
             continue
         if not tsa.validity.contains(gen_time):
             errors.append(f"the TSA was not trusted at {gen_time:%Y-%m-%dT%H:%M:%SZ}")
@@ -45,6 +45,15 @@ def verify_timestamp(root: TrustedRoot, response_der: bytes, message: bytes) -> 
         return gen_time  # type: ignore[no-any-return]
     raise VerificationError(
         "timestamp: no trusted timestamp authority verifies it (" + "; ".join(errors) + ")")
+
+
+def _reason(message: str) -> str:
+    """One readable reason from rfc3161-client's errors (which can embed an OpenSSL error stack)."""
+    if "signer certificate not found" in message:
+        return "the timestamp's signer is not a certificate of this TSA"
+    if "Unable to verify pkcs7 signature" in message:
+        return "the timestamp's signature does not chain to this TSA's certificates"
+    return message.splitlines()[0][:200]
 
 
 def request_timestamp(url: str, signature: bytes, timeout: float = 30.0) -> bytes:
