@@ -9,11 +9,24 @@ apt_pkgs=()
 command -v docker-registry >/dev/null 2>&1 || apt_pkgs+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || apt_pkgs+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
+# Node runs the local Sigstore stack (tests/fixtures/sigstore_stack); the machine image normally has it.
+command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing Debian packages: ${apt_pkgs[*]}" >&2
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
+fi
+
+# The Sigstore stack's npm packages (@sigstore/mock, sigstore-js): `npm ci` only when node_modules was not
+# installed from the current package-lock.json (tests/fixtures/sigstore_stack.py checks the same stamp).
+stack=tests/fixtures/sigstore_stack
+stamp=$stack/node_modules/.sigward-lock-sha256
+lock_sum=$(sha256sum "$stack/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
+  (cd "$stack" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) \
+    || { echo "npm ci in $stack failed" >&2; exit 1; }
+  echo "$lock_sum" >"$stamp"
 fi
 
 # compat editable mode puts the checkout on sys.path through a .pth file; the default mode installs an

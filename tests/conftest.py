@@ -15,3 +15,4 @@ from tests.fixtures.plugin import (  # noqa: F401
     token_server,
     unique_repo,
 )
+from tests.fixtures.sigstore_plugin import sigstore_stack, sigstore_stack_past  # noqa: F401

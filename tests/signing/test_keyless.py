@@ -92,7 +92,8 @@ def test_seed_readme_verification_by_regexp_and_workflow_claims(
                 "--certificate-github-workflow-trigger", "push")
     assert r.code == 0, r.err
     r = _verify(run, sigstore_stack, img, "--certificate-identity-regexp", ".*",
-                "--certificate-oidc-issuer-regexp", r"token\.actions", "--certificate-github-workflow-sha", "b" * 40)
+                "--certificate-oidc-issuer-regexp", r"token\.actions",
+                "--certificate-github-workflow-sha", "b" * 40)
     assert r.code == 1 and "expected GitHub workflow sha" in r.err
 
 

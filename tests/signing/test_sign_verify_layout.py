@@ -345,7 +345,8 @@ def test_unreachable_services_and_missing_identity_are_clear(run: Callable[..., 
     r = run("verify", "--key", keys.pub, "--certificate-identity", "x", img)
     assert r.code == 1 and "cannot specify both" in r.err
     r = run("verify", "--certificate-identity", "x", img)
-    assert r.code == 1 and "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required" in r.err
+    assert r.code == 1
+    assert "--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required" in r.err
 
 
 def test_wrong_password(run: Callable[..., Any], keys: Any, layout: Callable[..., str]) -> None:
