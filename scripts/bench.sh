@@ -114,6 +114,26 @@ Nagle/delayed-ACK (seen in a profile as `recv` waits on each streamed body), whi
 distribution's for fewer requests — an artefact of the test server, not of the client.
 EOF
 
+cat >>"$TMP" <<'EOF'
+
+## 5. Keyless verify and the requests of keyless sign/verify (`bench/bench_keyless.py`)
+
+Against the local Sigstore stack (`tests/fixtures/sigstore_stack`, Node + @sigstore/mock) and
+distribution behind the logging proxy.
+
+EOF
+run bench_keyless
+cat >>"$TMP" <<'EOF'
+Counted minimum: a keyless sign adds exactly one Sigstore request per service to a key-based sign
+(Fulcio certificate, Rekor entry, one RFC 3161 timestamp per TSA in the signing config; the legacy
+row names Fulcio and Rekor by flag, without a TSA); its registry requests equal the key-based sign's.
+A keyless verify with `--trusted-root` makes no Sigstore request at all (fully offline: SET, inclusion
+proof, checkpoint, SCT and timestamps are all checked from the bundle) and the same registry requests
+as a key-based verify. What dominates start-up: the interpreter, `cryptography.x509`, and
+`rfc3161_client` (loaded only when a bundle carries a timestamp); sigstore-python, pydantic, requests
+and TUF are never imported when `--trusted-root` is given.
+EOF
+
 mv "$TMP" "$OUT"
 trap - EXIT
 echo "wrote $OUT" >&2
