@@ -265,3 +265,51 @@ def test_missing_sct_unless_ignored(run: Callable[..., Any], sigstore_stack: Any
     assert r.code == 1 and "SCT from an unknown CT log" in r.err
     r = run("verify", "--trusted-root", str(other), *_who(), "--insecure-ignore-sct=true", img)
     assert r.code == 0, r.err
+
+
+def test_use_signed_timestamps(run: Callable[..., Any], sigstore_stack: Any, layout: Callable[..., str],
+                               tmp_path: Path) -> None:
+    """--use-signed-timestamps requires an RFC 3161 timestamp; the stack's signing configs include a TSA."""
+    img = layout()
+    _sign(run, sigstore_stack, img)
+    assert _verify(run, sigstore_stack, img, *_who(), "--use-signed-timestamps=true").code == 0
+    legacy = layout()
+    _sign_legacy(run, sigstore_stack, legacy)  # no --timestamp-server-url: no timestamp annotation
+    r = _verify(run, sigstore_stack, legacy, *_who(), "--use-signed-timestamps=true")
+    assert r.code == 12 and "--use-signed-timestamps needs an RFC 3161 timestamp" in r.err
+    stamped = layout()
+    _sign_legacy(run, sigstore_stack, stamped, "--timestamp-server-url", sigstore_stack.tsa_url)
+    r = _verify(run, sigstore_stack, stamped, *_who(), "--use-signed-timestamps=true")
+    assert r.code == 0, r.err
+    assert "RFC3161Timestamp" in json.loads(r.out)[0]["optional"]
+
+
+def test_legacy_blob_bundle_keyless(run: Callable[..., Any], sigstore_stack: Any, tmp_path: Path) -> None:
+    """cosign v2's blob bundle (base64Signature, cert, rekorBundle), verified offline from its SET."""
+    f = tmp_path / "notes.txt"
+    f.write_bytes(b"v2 style\n")
+    b = tmp_path / "notes.bundle"
+    r = run("sign-blob", "--yes", "--identity-token", sigstore_stack.minter.mint_github(),
+            "--new-bundle-format=false", "--use-signing-config=false",
+            "--fulcio-url", sigstore_stack.fulcio_url, "--rekor-url", sigstore_stack.rekor_url,
+            "--trusted-root", str(sigstore_stack.trusted_root),
+            "--bundle", str(b), str(f))
+    assert r.code == 0, r.err
+    doc = json.loads(b.read_bytes())
+    assert set(doc) == {"base64Signature", "cert", "rekorBundle"}
+    r = run("verify-blob", "--trusted-root", str(sigstore_stack.trusted_root), "--bundle", str(b), *_who(),
+            str(f))
+    assert r.code == 0, r.err
+    f.write_bytes(b"v2 style, edited\n")
+    r = run("verify-blob", "--trusted-root", str(sigstore_stack.trusted_root), "--bundle", str(b), *_who(),
+            str(f))
+    assert r.code == 1 and "signature" in r.err
+
+
+def test_public_good_trust_root_is_available_offline() -> None:
+    """Without --trusted-root, sigward uses the public-good root (sigstore-python's embedded copy offline)."""
+    from sigward.ops.keyless import load_trust
+
+    root, cfg = load_trust(None, offline=True)
+    assert root.tlogs and root.certificate_authorities and root.ctlogs
+    assert cfg is not None and cfg.fulcio() is not None and cfg.fulcio().url.startswith("https://fulcio")
