@@ -103,12 +103,11 @@ class TrustedRoot:
         return next((t for t in self.ctlogs if t.key_id == key_id), None)
 
 
-def _load_public_key(raw: bytes, details: str, where: str) -> Any:
+def _load_public_key(raw: bytes, where: str) -> Any:
+    """A DER key, SPKI or (for the PKCS1_* key details) PKCS#1 RSA: ``cryptography`` reads both."""
     from cryptography.hazmat.primitives import serialization
 
     try:
-        if details == "PKCS1_RSA_PKCS1V5" or details.startswith("PKCS1_"):
-            return serialization.load_der_public_key(raw)
         return serialization.load_der_public_key(raw)
     except ValueError as e:
         raise FormatError(f"{where}: the public key cannot be parsed ({e})")
@@ -138,7 +137,7 @@ def _log(obj: Any, where: str) -> LogKey | None:
         base_url=obj.get("baseUrl", ""),
         key_id=key_id,
         checkpoint_key_id=cp_id,
-        public_key=_load_public_key(raw, details, where),
+        public_key=_load_public_key(raw, where),
         key_details=details,
         validity=validity,
     )

@@ -72,7 +72,9 @@ def verify_bundle(
     _check_signature(b, verifier, artifact_digest)
 
     content = SignedContent(sig, _signed_digest_hex(b, artifact_digest), b.dsse_envelope)
-    needs_root = not opts.ignore_tlog or cert is not None or bool(b.rfc3161_timestamps)
+    # With a key, cosign uses no observer timestamps unless --use-signed-timestamps asks for them.
+    check_stamps = bool(b.rfc3161_timestamps) and (cert is not None or opts.use_signed_timestamps)
+    needs_root = not opts.ignore_tlog or cert is not None or check_stamps
     if needs_root and root is None:
         raise VerificationError("no trusted root to verify against (pass --trusted-root)")
     times: list[datetime] = []
@@ -95,7 +97,7 @@ def verify_bundle(
         if not entries:
             raise VerificationError("; ".join(errors))
 
-    if b.rfc3161_timestamps:
+    if check_stamps:
         assert root is not None
         for ts in b.rfc3161_timestamps:
             times.append(_timestamp(root, ts, sig))
