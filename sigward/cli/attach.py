@@ -11,7 +11,9 @@ from sigward.cli.flags import add_annotations, add_go_bool
 
 
 def register(sub: Any) -> None:
-    attach = sub.add_parser("attach", help="attach signatures (and later SBOMs, attestations) to an image")
+    from sigward.cli.attest import register_attach, register_download
+
+    attach = sub.add_parser("attach", help="attach signatures, SBOMs and attestations to an image")
     asub = attach.add_subparsers(dest="attach_what", metavar="WHAT", parser_class=type(attach))
     s = asub.add_parser("signature", help="attach a signature made elsewhere to an image",
                         description="Append a detached signature to the image's .sig image, or push a "
@@ -26,14 +28,16 @@ def register(sub: Any) -> None:
     s.add_argument("--tsr", metavar="FILE", help="RFC 3161 timestamp response (DER)")
     add_registry_flags(s)
     s.set_defaults(func=run_attach_signature)
+    register_attach(asub)
     attach.set_defaults(func=lambda a: _need_sub(attach))
 
-    download = sub.add_parser("download", help="download signatures (and later SBOMs, attestations)")
+    download = sub.add_parser("download", help="download signatures, SBOMs and attestations")
     dsub = download.add_subparsers(dest="download_what", metavar="WHAT", parser_class=type(download))
     d = dsub.add_parser("signature", help="print each signature of an image as one JSON line")
     d.add_argument("image", metavar="IMAGE")
     add_registry_flags(d)
     d.set_defaults(func=run_download_signature)
+    register_download(dsub)
     download.set_defaults(func=lambda a: _need_sub(download))
 
     c = sub.add_parser("clean", help="remove signatures, attestations, SBOMs and bundle referrers",

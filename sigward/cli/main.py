@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "sigward.cli.verify",
     "sigward.cli.blob",
     "sigward.cli.attach",
+    "sigward.cli.attest",
     "sigward.cli.copy",
     "sigward.cli.inspect",
     "sigward.cli.login",

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         upload=args.upload,
         recursive=args.recursive,
         docker_media_types=env_bool("COSIGN_DOCKER_MEDIA_TYPES"),
-        created=_source_date_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
+        created=source_date_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
     )
     if not opts.upload and not args.bundle:
         raise UsageError("--upload=false needs --bundle FILE, or the signature would be lost")
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _source_date_epoch(value: str | None) -> str | None:
+def source_date_epoch(value: str | None) -> str | None:
     if not value:
         return None
     import time

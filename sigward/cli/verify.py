@@ -76,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if checks.ignore_tlog:
         print(WARN_TLOG, file=sys.stderr)
     for text in args.images:
-        ref, store, attach = _open(text, args)
+        ref, store, attach = open_verify_target(text, args)
         with store:
-            identifier = _identifier(ref, store, args)
+            identifier = image_identifier(ref, store, args)
             result = verify_image(store, identifier, verifier, attach_store=attach, options=opts,
                                   display_name=str(ref))
         lines = ["", f"Verification for {ref} --",
@@ -121,7 +121,7 @@ def _simple_container_image(obj: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _open(text: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
+def open_verify_target(text: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
     from sigward.cli.common import open_image
 
     if args.local_image:
@@ -129,7 +129,7 @@ def _open(text: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
     return open_image(text, args)
 
 
-def _identifier(ref: Any, store: Any, args: argparse.Namespace) -> str:
+def image_identifier(ref: Any, store: Any, args: argparse.Namespace) -> str:
     if args.local_image:
         from sigward.ops.saveload import local_image_identifier
 

@@ -55,7 +55,7 @@ def as_material(signer: Any) -> Any:
     return signer if isinstance(signer, SigningMaterial) else SigningMaterial(signer)
 
 
-def _now_rfc3339() -> str:
+def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
@@ -110,7 +110,7 @@ def _sign_bundle(dest: Store, subject: Descriptor, signer: Signer, opts: SignOpt
         return SignResult(subject.digest, "", bundle_bytes, pushed=False)
     manifest = referrer.referrer_manifest(
         bundle_bytes, Descriptor(subject.media_type, subject.digest, subject.size),
-        SIGN_PREDICATE, opts.created or _now_rfc3339(),
+        SIGN_PREDICATE, opts.created or now_rfc3339(),
     )
     push_referrer(dest, manifest, bundle_bytes)
     return SignResult(subject.digest, str(dest.reference(manifest.digest)), bundle_bytes)
