@@ -14,11 +14,10 @@ compared with the image digest, and the policies applied to the statement.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sigward.errors import NotFoundError, SigwardError, UsageError, VerificationError
@@ -239,99 +238,15 @@ def check_legacy_envelope(
     In cosign's order (§4.2): timestamp over the envelope bytes, the Rekor bundle (SET, and the entry
     must log this envelope and signer), the certificate at the verified times, the DSSE signature.
     """
-    from sigward.keys.signer import Verifier, public_key_der
-    from sigward.sigstore import tlog
-    from sigward.sigstore.verify import (
-        FUTURE_SKEW_SECONDS,
-        SignedContent,
-        check_certificate,
-        check_entry_body,
-    )
+    from sigward.sigstore.verify import verify_legacy
 
     env = dsse.parse(data)
     if env.payload_type != mt.IN_TOTO:
         raise VerificationError(f"DSSE payload type is {env.payload_type!r}, expected {mt.IN_TOTO!r}")
-    cert = None
-    text = certificate_pem.encode() if isinstance(certificate_pem, str) else certificate_pem
-    if text and b"-----BEGIN CERTIFICATE-----" in text:
-        from sigward.sigstore.certs import load_pem_certificates
-
-        certs = load_pem_certificates(text, "attestation's certificate")
-        cert = certs[0] if certs else None
-    key = verifier
-    if key is None:
-        if cert is None:
-            from sigward.errors import NoCertificateError
-
-            raise NoCertificateError("no certificate found on the attestation")
-        verifier = Verifier(cert.public_key())
-    material = [public_key_der(verifier.public_key)]
-    if cert is not None:
-        from cryptography.hazmat.primitives import serialization
-
-        material.append(cert.public_bytes(serialization.Encoding.DER))
-    if key is not None:
-        cert = None  # with --key, a certificate only carries the key (as cosign)
-    good = None
-    for s in env.signatures:
-        try:
-            verifier.verify(s.sig, env.pae())
-        except VerificationError:
-            continue
-        good = s.sig
-        break
-    if good is None:
-        raise VerificationError("DSSE signature: no signature on the envelope verifies with the "
-                                + ("specified key" if cert is None else "certificate's key"))
-    opts_c = opts.checks()
-    times: list[datetime] = []
-    wants_ts = opts_c.use_signed_timestamps or cert is not None
-    if timestamp is not None and opts.root is not None and wants_ts and (
-            opts.root.timestamp_authorities or opts_c.use_signed_timestamps):
-        from sigward.sigstore.timestamps import verify_timestamp
-
-        times.append(verify_timestamp(opts.root, timestamp, data))
-    elif opts_c.use_signed_timestamps:
-        raise VerificationError("timestamp: --use-signed-timestamps needs an RFC 3161 timestamp on the "
-                                "attestation")
-    if not opts_c.ignore_tlog:
-        if rekor_bundle is None:
-            raise VerificationError("transparency log: the attestation has no Rekor bundle to verify offline "
-                                    "(pass --insecure-ignore-tlog=true to skip this check)")
-        if opts.root is None:
-            raise VerificationError("no trusted root to verify the transparency log entry against")
-        body = rekor_bundle.body_bytes()
-        try:
-            log_id = bytes.fromhex(rekor_bundle.log_id)
-        except ValueError:
-            raise VerificationError("transparency log entry: the Rekor bundle's logID is not hex")
-        tlog.verify_set(opts.root, log_id, body, rekor_bundle.integrated_time, rekor_bundle.log_index,
-                        rekor_bundle.signed_entry_timestamp)
-        if rekor_bundle.integrated_time > datetime.now(UTC).timestamp() + FUTURE_SKEW_SECONDS:
-            raise VerificationError("transparency log entry: integrated time is in the future")
-        check_entry_body(None, None, body, SignedContent(good, None, env), tuple(material))
-        _check_envelope_hash(body, data)
-        times.append(datetime.fromtimestamp(rekor_bundle.integrated_time, UTC))
-    identity = None
-    if cert is not None:
-        if opts.root is None:
-            raise VerificationError("no trusted root to verify the certificate against (pass --trusted-root)")
-        identity = check_certificate(cert, opts.root, times, opts_c, opts.policy)
-    return env, identity
-
-
-def _check_envelope_hash(body: bytes, data: bytes) -> None:
-    """A ``dsse`` entry records sha256 of the envelope bytes: they must be the bytes we hold."""
-    try:
-        entry = json.loads(body)
-    except ValueError:
-        return
-    if entry.get("kind") != "dsse":
-        return
-    eh = (entry.get("spec") or {}).get("envelopeHash") or {}
-    if eh.get("algorithm") != "sha256" or eh.get("value") != hashlib.sha256(data).hexdigest():
-        raise VerificationError("transparency log entry (dsse 0.0.1) logged a different envelope "
-                                "(envelopeHash does not match the attestation's bytes)")
+    verified = verify_legacy(envelope=env, envelope_bytes=data, certificate_pem=certificate_pem,
+                             rekor_bundle=rekor_bundle, timestamp=timestamp, root=opts.root, key=verifier,
+                             policy=opts.policy, options=opts.checks())
+    return env, verified.identity
 
 
 def verify_attestations(

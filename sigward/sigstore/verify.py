@@ -114,9 +114,11 @@ def verify_bundle(
 
 def verify_legacy(
     *,
-    signature: bytes,
+    signature: bytes | None = None,
     message: bytes | None = None,
     digest: tuple[str, bytes] | None = None,
+    envelope: Any | None = None,
+    envelope_bytes: bytes | None = None,
     certificate_pem: str | bytes | None = None,
     rekor_bundle: Any | None = None,
     timestamp: bytes | None = None,
@@ -127,8 +129,10 @@ def verify_legacy(
 ) -> Verified:
     """A cosign v2 signature: detached signature, certificate annotation, Rekor bundle (SET), timestamp.
 
-    ``message`` is the signed bytes (a simple-signing payload), or ``digest`` = (hash, digest) of a blob.
-    The log entry is checked offline, from its SET: these signatures carry no inclusion proof.
+    What was signed is one of: ``message`` (a simple-signing payload), ``digest`` = (hash, digest) of a
+    blob, or a DSSE ``envelope`` whose stored bytes are ``envelope_bytes`` (a ``.att`` layer: the
+    timestamp and the log's envelope hash cover those bytes). The log entry is checked offline, from its
+    SET: these signatures carry no inclusion proof.
     """
     from sigward.errors import NoCertificateError
     from sigward.keys.signer import Verifier
@@ -154,20 +158,27 @@ def verify_legacy(
     material = _material_der(cert, verifier)
     if key is not None:
         cert = None
-    try:
-        if message is not None:
-            verifier.verify(signature, message)
-        else:
-            assert digest is not None
-            verifier.verify_prehashed(signature, digest[1], digest[0])
-    except VerificationError as e:
-        raise VerificationError(f"signature: {e}")
-    hashed = ("sha256", hashlib.sha256(message).hexdigest()) if message is not None else (
-        digest[0], digest[1].hex()) if digest else None
+    if envelope is not None:
+        signature = _envelope_signature(envelope, verifier, key is not None)
+        hashed = None
+        stamped = envelope_bytes if envelope_bytes is not None else b""
+    else:
+        assert signature is not None
+        try:
+            if message is not None:
+                verifier.verify(signature, message)
+            else:
+                assert digest is not None
+                verifier.verify_prehashed(signature, digest[1], digest[0])
+        except VerificationError as e:
+            raise VerificationError(f"signature: {e}")
+        hashed = ("sha256", hashlib.sha256(message).hexdigest()) if message is not None else (
+            (digest[0], digest[1].hex()) if digest else None)
+        stamped = signature
     times: list[datetime] = []
     if timestamp is not None and (opts.use_signed_timestamps or cert is not None) and root is not None and (
             root.timestamp_authorities or opts.use_signed_timestamps):
-        times.append(_timestamp(root, timestamp, signature))
+        times.append(_timestamp(root, timestamp, stamped))
     elif opts.use_signed_timestamps:
         raise VerificationError("timestamp: --use-signed-timestamps needs an RFC 3161 timestamp on the "
                                 "signature")
@@ -188,7 +199,9 @@ def verify_legacy(
                         rekor_bundle.signed_entry_timestamp)
         if rekor_bundle.integrated_time > datetime.now(UTC).timestamp() + FUTURE_SKEW_SECONDS:
             raise VerificationError("transparency log entry: integrated time is in the future")
-        check_entry_body(None, None, body, SignedContent(signature, hashed, None), material)
+        check_entry_body(None, None, body, SignedContent(signature, hashed, envelope), material)
+        if envelope_bytes is not None:
+            _check_envelope_hash(body, envelope_bytes)
         times.append(datetime.fromtimestamp(rekor_bundle.integrated_time, UTC))
     identity = None
     if cert is not None:
@@ -196,6 +209,32 @@ def verify_legacy(
             raise VerificationError("no trusted root to verify the certificate against (pass --trusted-root)")
         identity = check_certificate(cert, root, times, opts, policy)
     return Verified(identity, cert, times)
+
+
+def _envelope_signature(env: Any, verifier: Any, with_key: bool) -> bytes:
+    """The first DSSE signature that verifies (legacy envelopes may carry several)."""
+    for s in env.signatures:
+        try:
+            verifier.verify(s.sig, env.pae())
+        except VerificationError:
+            continue
+        return s.sig  # type: ignore[no-any-return]
+    raise VerificationError("DSSE signature: no signature on the envelope verifies with the "
+                            + ("specified key" if with_key else "certificate's key"))
+
+
+def _check_envelope_hash(body: bytes, data: bytes) -> None:
+    """A ``dsse`` entry records sha256 of the envelope bytes: they must be the bytes we hold."""
+    try:
+        entry = json.loads(body)
+    except ValueError:
+        return
+    if entry.get("kind") != "dsse":
+        return
+    eh = (entry.get("spec") or {}).get("envelopeHash") or {}
+    if eh.get("algorithm") != "sha256" or eh.get("value") != hashlib.sha256(data).hexdigest():
+        raise VerificationError("transparency log entry (dsse 0.0.1) logged a different envelope "
+                                "(envelopeHash does not match the attestation's bytes)")
 
 
 def check_certificate(cert: Any, root: TrustedRoot, times: list[datetime], opts: CheckOptions,
