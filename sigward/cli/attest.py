@@ -203,7 +203,7 @@ def _verification_options(args: argparse.Namespace) -> tuple[Any, Any, Any]:
 
 
 def run_verify_attestation(args: argparse.Namespace) -> int:
-    from sigward.cli.verify import WARN_TLOG, image_identifier, open_verify_target
+    from sigward.cli.verify import WARN_TLOG, image_identifier, open_verify_target, verification_header
     from sigward.formats import intoto
     from sigward.ops.attest import verify_attestations
     from sigward.policy import load_policies
@@ -219,18 +219,8 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
             identifier = image_identifier(ref, store, args)
             result = verify_attestations(store, identifier, verifier, attach_store=attach, options=opts,
                                          type_name=args.type, policies=policies)
-        lines = ["", f"Verification for {ref} --",
-                 "The following checks were performed on each of these signatures:"]
-        if args.check_claims:
-            lines.append("  - The cosign claims were validated")
-        if not checks.ignore_tlog:
-            lines.append("  - Existence of the claims in the transparency log was verified offline")
-        if verifier is not None:
-            lines.append("  - The signatures were verified against the specified public key")
-        else:
-            lines.append("  - The code-signing certificate was verified using trusted certificate authority "
-                         "certificates")
-        print("\n".join(lines), file=sys.stderr)
+        print(verification_header(ref, check_claims=args.check_claims, annotations=False,
+                                  tlog=not checks.ignore_tlog, key=verifier is not None), file=sys.stderr)
         for a in result.attestations:
             sys.stdout.buffer.write(a.output + b"\n")
         sys.stdout.flush()

@@ -81,20 +81,8 @@ def run(args: argparse.Namespace) -> int:
             identifier = image_identifier(ref, store, args)
             result = verify_image(store, identifier, verifier, attach_store=attach, options=opts,
                                   display_name=str(ref))
-        lines = ["", f"Verification for {ref} --",
-                 "The following checks were performed on each of these signatures:"]
-        if args.check_claims:
-            lines.append("  - The cosign claims were validated")
-        if annotations:
-            lines.append("  - The specified annotations were verified.")
-        if not checks.ignore_tlog:
-            lines.append("  - Existence of the claims in the transparency log was verified offline")
-        if verifier is not None:
-            lines.append("  - The signatures were verified against the specified public key")
-        else:
-            lines.append("  - The code-signing certificate was verified using trusted certificate authority "
-                         "certificates")
-        print("\n".join(lines), file=sys.stderr)
+        print(verification_header(ref, check_claims=args.check_claims, annotations=bool(annotations),
+                                  tlog=not checks.ignore_tlog, key=verifier is not None), file=sys.stderr)
         if args.output == "text":
             for s in result.signatures:
                 sys.stdout.write(s.payload.decode("utf-8", "replace") + "\n")
@@ -103,6 +91,24 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n" + gojson.marshal(objs).decode() + "\n")
         sys.stdout.flush()
     return 0
+
+
+def verification_header(ref: Any, *, check_claims: bool, annotations: bool, tlog: bool, key: bool) -> str:
+    """cosign's ``PrintVerificationHeader``: the checks made, never one that was skipped."""
+    lines = ["", f"Verification for {ref} --",
+             "The following checks were performed on each of these signatures:"]
+    if check_claims:
+        lines.append("  - The cosign claims were validated")
+    if annotations:
+        lines.append("  - The specified annotations were verified.")
+    if tlog:
+        lines.append("  - Existence of the claims in the transparency log was verified offline")
+    if key:
+        lines.append("  - The signatures were verified against the specified public key")
+    else:
+        lines.append("  - The code-signing certificate was verified using trusted certificate authority "
+                     "certificates")
+    return "\n".join(lines)
 
 
 def _simple_container_image(obj: dict[str, Any]) -> dict[str, Any]:
