@@ -313,3 +313,27 @@ def test_public_good_trust_root_is_available_offline() -> None:
     root, cfg = load_trust(None, offline=True)
     assert root.tlogs and root.certificate_authorities and root.ctlogs
     assert cfg is not None and cfg.fulcio() is not None and cfg.fulcio().url.startswith("https://fulcio")
+
+
+@pytest.mark.parametrize("legacy", [False, True], ids=["bundle", "legacy-att"])
+def test_keyless_attestation_round_trip(run: Callable[..., Any], sigstore_stack: Any,
+                                        layout: Callable[..., str], tmp_path: Path, legacy: bool) -> None:
+    """attest keylessly (bundle referrer, or .att with certificate + Rekor bundle), then verify it."""
+    img = layout()
+    predicate = tmp_path / "sbom.json"
+    predicate.write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": []}))
+    fmt = [*LEGACY, "--fulcio-url", sigstore_stack.fulcio_url, "--rekor-url", sigstore_stack.rekor_url,
+           "--trusted-root", str(sigstore_stack.trusted_root)] if legacy else _trust(sigstore_stack)
+    token = sigstore_stack.minter.mint_github()
+    r = run("attest", "--yes", "--identity-token", token, "--type", "cyclonedx",
+            "--predicate", str(predicate), *fmt, img)
+    assert r.code == 0, r.err
+    r = run("verify-attestation", "--type", "cyclonedx", "--trusted-root", str(sigstore_stack.trusted_root),
+            *_who(), img)
+    assert r.code == 0, r.err
+    (line,) = r.out.splitlines()
+    payload = json.loads(base64.b64decode(json.loads(line)["payload"]))
+    assert payload["predicateType"] == "https://cyclonedx.org/bom"
+    r = run("verify-attestation", "--type", "cyclonedx", "--trusted-root", str(sigstore_stack.trusted_root),
+            *_who(identity="https://github.com/evil/x/.github/workflows/y.yml@refs/heads/main"), img)
+    assert r.code != 0 and "certificate identity: expected" in r.err
