@@ -146,7 +146,7 @@ def register_download(dsub: Any) -> None:
 def run_attest(args: argparse.Namespace) -> int:
     import os
 
-    from sigward.cli.common import load_key_signer, open_image, read_input, tag_warning
+    from sigward.cli.common import load_key_signer, open_image, read_input, tag_warning, write_single_bundle
     from sigward.cli.flags import env_bool
     from sigward.cli.sign import source_date_epoch
     from sigward.cli.sigstore_flags import signing_material
@@ -181,12 +181,7 @@ def run_attest(args: argparse.Namespace) -> int:
         if res.bundle is not None:
             bundles.append(res.bundle)
     if args.bundle:
-        if len(bundles) != 1:
-            raise UsageError(f"--bundle writes one bundle, but {len(bundles)} attestations were made")
-        from sigward.fileio import write_atomic
-
-        write_atomic(args.bundle, bundles[0])
-        print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
+        write_single_bundle(args.bundle, bundles, "attestations")
     return 0
 
 

@@ -98,3 +98,16 @@ def load_key_signer(args: argparse.Namespace) -> Any:
     from sigward.keys.signer import load_signer
 
     return load_signer(args.key, password_fn(confirm=False))
+
+
+def write_single_bundle(path: str, bundles: list[bytes], what: str) -> None:
+    """``--bundle FILE``: exactly one bundle must have been made (one image, not ``--recursive``)."""
+    import sys
+
+    from sigward.errors import UsageError
+    from sigward.fileio import write_atomic
+
+    if len(bundles) != 1:
+        raise UsageError(f"--bundle writes one bundle, but {len(bundles)} {what} were made")
+    write_atomic(path, bundles[0])
+    print(f"Wrote bundle to file {path}", file=sys.stderr)

@@ -48,7 +48,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from sigward.cli.common import load_key_signer, open_image, tag_warning
+    from sigward.cli.common import load_key_signer, open_image, tag_warning, write_single_bundle
     from sigward.cli.flags import env_bool, parse_annotations
     from sigward.cli.sigstore_flags import signing_material
     from sigward.errors import UsageError
@@ -85,12 +85,7 @@ def run(args: argparse.Namespace) -> int:
             elif r.signature_ref:
                 print(f"Signature for {r.digest} already present, not pushed again", file=sys.stderr)
     if args.bundle:
-        if len(bundles) != 1:
-            raise UsageError(f"--bundle writes one bundle, but {len(bundles)} signatures were made")
-        from sigward.fileio import write_atomic
-
-        write_atomic(args.bundle, bundles[0])
-        print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
+        write_single_bundle(args.bundle, bundles, "signatures")
     return 0
 
 

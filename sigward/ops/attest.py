@@ -113,27 +113,11 @@ class LegacyEnvelope:
 def sign_legacy_envelope(material: Any, statement: bytes) -> LegacyEnvelope:
     """Sign ``statement`` as cosign's legacy attest does: a ``dsse`` log entry over the envelope bytes,
     the RFC 3161 timestamp over the same bytes, certificate and chain annotations when keyless."""
-    from sigward.formats import rekorbundle
-
     sig = material.sign(dsse.pae(mt.IN_TOTO, statement))
     env = dsse.Envelope(statement, mt.IN_TOTO, (dsse.Signature(sig),))
     data = dsse.marshal(env)  # the byte layout SigningMaterial.log_envelope submits
-    extra: dict[str, Any] = {}
-    if material.chain:
-        extra["certificate_pem"] = material.verifier_pem()
-        extra["chain_pem"] = material.chain_pem()
-    stamps = material.timestamps(data)
-    if stamps:
-        extra["timestamp_json"] = rekorbundle.rfc3161_annotation(stamps[0])
-    rb = None
-    entries = material.log_envelope(env)
-    if entries:
-        if entries[0].signed_entry_timestamp is None:
-            raise SigwardError("the legacy attestation format needs a Rekor v1 log (its entries carry the "
-                               "SET the annotation holds); use --new-bundle-format or a v1 log")
-        rb = rekorbundle.from_tlog_entry(entries[0])
-        extra["rekor_bundle_json"] = rb
-    return LegacyEnvelope(env, data, extra, rb)
+    extra = material.legacy_annotations(data, material.log_envelope(env))
+    return LegacyEnvelope(env, data, extra, extra.get("rekor_bundle_json"))
 
 
 def _attest_legacy(dest: Store, subject: Descriptor, material: Any, statement: bytes, uri: str,

@@ -21,7 +21,10 @@ def request_certificate(url: str, token: Any, signer: Any, timeout: float = 30.0
 
     from sigward.keys.signer import public_key_pem
 
-    challenge = signer.sign(token.identity.encode())
+    # Fulcio checks the proof against the token's subject: its email claim if it has one, else ``sub``
+    # (for a GitHub token that is "repo:org/repo:ref:…", not the workflow URL the certificate names).
+    subject = token.claims.get("email") or token.subject
+    challenge = signer.sign(str(subject).encode())
     body = {
         "credentials": {"oidcIdentityToken": token.raw},
         "publicKeyRequest": {

@@ -8,7 +8,6 @@ whatever the log version. Entries are built as real Rekor expects them: ``hashed
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from typing import Any
 
@@ -118,7 +117,3 @@ def _from_v1(obj: Any, url: str) -> TlogEntry:
     except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise SigwardError(f"Rekor at {url} sent an unexpected entry: {e}")
     return parse_tlog_entry(pb, "Rekor v1 entry")
-
-
-def payload_sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

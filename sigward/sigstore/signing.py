@@ -144,22 +144,27 @@ class SigningMaterial:
         return data
 
     def legacy_signature(self, payload: bytes) -> tuple[bytes, dict[str, Any]]:
-        """(signature, keyword arguments for ``formats.legacy.signature_layer``) for a legacy payload:
-        certificate and chain annotations, the Rekor bundle (SET) and the RFC 3161 timestamp."""
+        """(signature, keyword arguments for ``formats.legacy.signature_layer``) for a legacy payload."""
+        sig = self.sign(payload)
+        entries = self.log_digest(hashlib.sha256(payload).digest(), "sha256", sig)
+        return sig, self.legacy_annotations(sig, entries)
+
+    def legacy_annotations(self, stamped: bytes, entries: list[TlogEntry]) -> dict[str, Any]:
+        """Keyword arguments for ``formats.legacy.signature_layer``/``attestation_layer``: certificate and
+        chain, the RFC 3161 timestamp over ``stamped`` (the signature, or a ``.att`` layer's envelope
+        bytes), and the Rekor bundle (SET) of the first log entry."""
         from sigward.formats import rekorbundle
 
-        sig = self.sign(payload)
         extra: dict[str, Any] = {}
         if self.chain:
             extra["certificate_pem"] = self.verifier_pem()
             extra["chain_pem"] = self.chain_pem()
-        stamps = self.timestamps(sig)
+        stamps = self.timestamps(stamped)
         if stamps:
             extra["timestamp_json"] = rekorbundle.rfc3161_annotation(stamps[0])
-        entries = self.log_digest(hashlib.sha256(payload).digest(), "sha256", sig)
         if entries:
             if entries[0].signed_entry_timestamp is None:
-                raise SigwardError("the legacy signature format needs a Rekor v1 log (its entries carry the "
-                                   "SET the annotation holds); use --new-bundle-format or a v1 log")
+                raise SigwardError("the legacy format needs a Rekor v1 log (its entries carry the SET the "
+                                   "annotation holds); use --new-bundle-format or a v1 log")
             extra["rekor_bundle_json"] = rekorbundle.from_tlog_entry(entries[0])
-        return sig, extra
+        return extra
