@@ -24,6 +24,8 @@ COMMAND_MODULES = [
     "sigward.cli.attach",
     "sigward.cli.attest",
     "sigward.cli.copy",
+    "sigward.cli.image",
+    "sigward.cli.chart",
     "sigward.cli.inspect",
     "sigward.cli.login",
     "sigward.cli.misc",
