@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-lint_dirs=(sigward tests)
+lint_dirs=(sigward tests examples)
 [ -d bench ] && lint_dirs+=(bench)
 ruff check "${lint_dirs[@]}"
 python3 -m pytest -q "$@"

@@ -130,12 +130,14 @@ def register_download(dsub: Any) -> None:
     d = dsub.add_parser("attestation", help="print each attestation of an image as one JSON line")
     d.add_argument("image", metavar="IMAGE")
     d.add_argument("--predicate-type", default=None, help="only attestations of this predicate type")
-    d.add_argument("--platform", default=None, help=argparse.SUPPRESS)
+    d.add_argument("--platform", default=None, metavar="OS/ARCH[/VARIANT]",
+                   help="for an image index: the attestations of this platform's image")
     add_registry_flags(d)
     d.set_defaults(func=run_download_attestation)
     ds = dsub.add_parser("sbom", help="write the image's SBOM to stdout")
     ds.add_argument("image", metavar="IMAGE")
-    ds.add_argument("--platform", default=None, help=argparse.SUPPRESS)
+    ds.add_argument("--platform", default=None, metavar="OS/ARCH[/VARIANT]",
+                    help="for an image index: the SBOM of this platform's image")
     add_registry_flags(ds)
     ds.set_defaults(func=run_download_sbom)
 
@@ -367,30 +369,38 @@ def run_attach_attestation(args: argparse.Namespace) -> int:
     return 0
 
 
+def _platform_identifier(store: Any, identifier: str, platform: str | None) -> str:
+    """cosign's ``--platform``: the digest of the index child for ``platform`` (refused for one image)."""
+    if not platform:
+        return identifier
+    from sigward.errors import UsageError
+    from sigward.ops.copy import select_platform
+
+    top = store.get_manifest(identifier)
+    if not top.is_index:
+        raise UsageError(f"--platform {platform}: {store.name}@{top.digest} is a single image, not an index")
+    return select_platform(store, top, platform).digest
+
+
 def run_download_attestation(args: argparse.Namespace) -> int:
     from sigward.cli.common import open_image
-    from sigward.errors import UsageError
     from sigward.ops.attest import download_attestations
 
-    if args.platform:
-        raise UsageError("--platform is not supported yet: name the platform's manifest by digest")
     ref, store, attach = open_image(args.image, args)
     with store:
-        for line in download_attestations(store, ref.identifier, attach, args.predicate_type):
+        identifier = _platform_identifier(store, str(ref.identifier), args.platform)
+        for line in download_attestations(store, identifier, attach, args.predicate_type):
             sys.stdout.buffer.write(line + b"\n")
     return 0
 
 
 def run_download_sbom(args: argparse.Namespace) -> int:
     from sigward.cli.common import open_image
-    from sigward.errors import UsageError
     from sigward.ops.attest import download_sbom
 
-    if args.platform:
-        raise UsageError("--platform is not supported yet: name the platform's manifest by digest")
     ref, store, attach = open_image(args.image, args)
     with store:
-        sboms = download_sbom(store, ref.identifier, attach)
+        sboms = download_sbom(store, _platform_identifier(store, str(ref.identifier), args.platform), attach)
     for s in sboms:
         print(f"Found SBOM of media type: {s.media_type}", file=sys.stderr)
         sys.stdout.buffer.write(s.data)

@@ -186,3 +186,30 @@ def test_registry_round_trip(run: Callable[..., Any], keys: Any, registry: Any, 
     assert run("attach", "sbom", "--sbom", str(pred), "--type", "cyclonedx", ref).code == 0
     assert run("download", "sbom", ref).out == pred.read_text()
     assert len(run("download", "attestation", ref).out.splitlines()) == 2
+
+
+def test_download_sbom_and_attestation_by_platform(run: Callable[..., Any], keys: Any,
+                                                   tmp_path: Path) -> None:
+    """``--platform`` picks the index child's attachments; a single image refuses it; a missing platform is
+    not found."""
+    made = run("demo-image", "--platform", "linux/amd64,linux/arm64", f"oci:{tmp_path / 'l'}:multi")
+    assert made.code == 0, made.err
+    index = made.out.strip()
+    store, top = store_of(index)
+    arm = next(d for d in store.get_manifest(top.digest).manifests
+               if (d.platform or {}).get("architecture") == "arm64")
+    arm_ref = f"oci:{tmp_path / 'l'}@{arm.digest}"
+    sbom = tmp_path / "arm.cdx.json"
+    sbom.write_text('{"bomFormat":"CycloneDX","specVersion":"1.5","arch":"arm64"}')
+    assert run("attach", "sbom", "--sbom", str(sbom), "--type", "cyclonedx", arm_ref).code == 0
+    assert run("attest", "--key", keys.key, "--tlog-upload=false", "--type", "cyclonedx",
+               "--predicate", str(sbom), arm_ref).code == 0
+    d = run("download", "sbom", "--platform", "linux/arm64", index)
+    assert d.code == 0 and d.out == sbom.read_text(), d.err
+    a = run("download", "attestation", "--platform", "linux/arm64", index)
+    assert a.code == 0 and len(a.out.splitlines()) == 1, a.err
+    assert "no SBOMs found" in run("download", "sbom", "--platform", "linux/amd64", index).err
+    missing = run("download", "sbom", "--platform", "linux/s390x", index)
+    assert missing.code != 0 and "no manifest for platform linux/s390x" in missing.err
+    single = run("download", "sbom", "--platform", "linux/arm64", arm_ref)
+    assert single.code != 0 and "not an index" in single.err
