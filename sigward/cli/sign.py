@@ -40,6 +40,9 @@ def register(sub: Any) -> None:
     p.add_argument("--bundle", metavar="FILE", help="also write the Sigstore bundle to FILE")
     add_go_bool(p, "--new-bundle-format", default=True,
                 help="write a Sigstore bundle as an OCI 1.1 referrer (false: the legacy .sig image)")
+    add_go_bool(p, "--record-creation-timestamp",
+                help="legacy format: record the creation time in the signatures image's config "
+                     "(SOURCE_DATE_EPOCH if set; by default Go's zero time, so re-signing is reproducible)")
     add_signing_flags(p)
     add_registry_flags(p)
     p.set_defaults(func=run)
@@ -62,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         recursive=args.recursive,
         docker_media_types=env_bool("COSIGN_DOCKER_MEDIA_TYPES"),
         created=source_date_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
+        record_creation_timestamp=args.record_creation_timestamp,
     )
     if not opts.upload and not args.bundle:
         raise UsageError("--upload=false needs --bundle FILE, or the signature would be lost")

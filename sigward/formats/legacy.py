@@ -237,8 +237,12 @@ def append(
     layer: Descriptor,
     *,
     docker_media_types: bool = False,
+    created: str | None = None,
 ) -> tuple[Manifest, bytes]:
     """The signatures image after appending ``layer``: (manifest, config blob) to upload.
+
+    ``created`` (``--record-creation-timestamp``) becomes the config's ``created``, as ggcr's
+    ``mutate.CreatedAt`` sets it; otherwise the config keeps what it had (nothing, for a fresh image).
 
     ``existing`` None means the tag did not exist (404): start from cosign's empty signatures image,
     OCI types unless ``docker_media_types`` (COSIGN_DOCKER_MEDIA_TYPES). Otherwise its media types,
@@ -279,6 +283,8 @@ def append(
     if total > MAX_LAYERS:
         raise FormatError(f"number of layers ({total}) exceeded the limit ({MAX_LAYERS})")
     if cfg_desc.media_type in (mt.OCI_CONFIG, mt.DOCKER_CONFIG):
+        if created is not None:
+            base_cfg = {**base_cfg, "created": created}
         cfg = _config_with_layers(base_cfg, [layer.digest])
     else:
         # ggcr leaves a non-image (artifact) config untouched rather than corrupt its digest.

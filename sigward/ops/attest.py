@@ -43,6 +43,12 @@ class AttestOptions:
     docker_media_types: bool = False
     created: str | None = None  # referrer manifest org.opencontainers.image.created (tests pin it)
     now: datetime | None = None  # the custom predicate's Timestamp
+    record_creation_timestamp: bool = False  # legacy .att image config gets ``created``
+
+    def legacy_created(self) -> str | None:
+        from sigward.ops.sign import now_rfc3339
+
+        return (self.created or now_rfc3339()) if self.record_creation_timestamp else None
 
 
 @dataclass
@@ -135,7 +141,8 @@ def _attest_legacy(dest: Store, subject: Descriptor, material: Any, statement: b
     existing, existing_config = read_legacy_image(dest, tag)
     if opts.replace and existing is not None:
         existing, existing_config = _without_predicate(dest, tag, existing, existing_config, uri)
-    push_legacy_layer(dest, tag, existing, existing_config, layer, signed.data, opts.docker_media_types)
+    push_legacy_layer(dest, tag, existing, existing_config, layer, signed.data, opts.docker_media_types,
+                      opts.legacy_created())
     return AttestResult(subject.digest, str(dest.reference(tag)), uri, signed.data)
 
 

@@ -30,6 +30,11 @@ class SignOptions:
     docker_media_types: bool = False  # COSIGN_DOCKER_MEDIA_TYPES, legacy format only
     # Written into the referrer manifest's org.opencontainers.image.created; tests pin it.
     created: str | None = None
+    # --record-creation-timestamp: the legacy signatures image config gets ``created`` (now, or ``created``).
+    record_creation_timestamp: bool = False
+
+    def legacy_created(self) -> str | None:
+        return (self.created or now_rfc3339()) if self.record_creation_timestamp else None
 
 
 @dataclass
@@ -139,7 +144,8 @@ def _sign_legacy(
         return SignResult(subject.digest, str(dest.reference(tag)), pushed=False)
     if not opts.upload:
         return SignResult(subject.digest, "", pushed=False)
-    push_legacy_layer(dest, tag, existing, existing_config, layer, payload, opts.docker_media_types)
+    push_legacy_layer(dest, tag, existing, existing_config, layer, payload, opts.docker_media_types,
+                      opts.legacy_created())
     return SignResult(subject.digest, str(dest.reference(tag)))
 
 
@@ -158,12 +164,13 @@ def read_legacy_image(dest: Store, tag: str) -> tuple[Manifest | None, bytes | N
 
 def push_legacy_layer(
     dest: Store, tag: str, existing: Manifest | None, existing_config: bytes | None,
-    layer: Descriptor, payload: bytes, docker_media_types: bool,
+    layer: Descriptor, payload: bytes, docker_media_types: bool, created: str | None = None,
 ) -> None:
     """Append ``layer`` to the legacy image at ``tag``: payload and config blobs, then the manifest."""
     from sigward.formats import legacy
 
-    manifest, config = legacy.append(existing, existing_config, layer, docker_media_types=docker_media_types)
+    manifest, config = legacy.append(existing, existing_config, layer, docker_media_types=docker_media_types,
+                                     created=created)
     dest.put_blob(layer, payload)
     cfg = manifest.config
     assert cfg is not None

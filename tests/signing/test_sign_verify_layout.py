@@ -411,3 +411,25 @@ def test_download_with_malformed_annotation_is_one_line(run: Callable[..., Any],
     assert r.code == 1
     want = "Error: the dev.sigstore.cosign/bundle annotation of a signature layer is not valid JSON"
     assert r.err.strip() == want
+
+
+@pytest.mark.parametrize("command", ["sign", "attest"])
+def test_record_creation_timestamp(run: Callable[..., Any], keys: Any, layout: Callable[..., str],
+                                   tmp_path: Path, command: str) -> None:
+    """Off (cosign's default): the legacy image config has Go's zero time, so re-signing is reproducible.
+    On: ``created`` is recorded (SOURCE_DATE_EPOCH pins it here); the signature still verifies."""
+    pred = tmp_path / "p.json"
+    pred.write_text("{}")
+    extra = ("--predicate", str(pred)) if command == "attest" else ()
+    suffix = "att" if command == "attest" else "sig"
+    for record, want in (("false", "0001-01-01T00:00:00Z"), ("true", "2023-11-14T22:13:20Z")):
+        img = layout()
+        r = run(command, "--tlog-upload=false", LEGACY, "--key", keys.key, *extra,
+                f"--record-creation-timestamp={record}", img, env={"SOURCE_DATE_EPOCH": "1700000000"})
+        assert r.code == 0, r.err
+        store, digest = _store(img)
+        m = store.get_manifest(attached_tag(digest, suffix))
+        assert m.config is not None
+        assert json.loads(store.get_blob(m.config)).get("created") == want
+        verb = "verify-attestation" if command == "attest" else "verify"
+        assert run(verb, "--key", keys.pub, NOTLOG, img).code == 0
