@@ -159,7 +159,10 @@ open(path, "w").write(text)
 EOF
 sw chart package "$OUT_DIR/chart" --version "$CHART_VERSION" --app-version "$VERSION" \
   -d "$OUT_DIR" >&2
-CHART="$(sw chart push "$OUT_DIR/hello-service-$CHART_VERSION.tgz" "oci://$CHART_NAMESPACE" \
+# Helm's oci://REGISTRY/NAMESPACE form, or an OCI layout when REGISTRY is oci:PATH (no server at all).
+if [[ "$CHART_NAMESPACE" == oci:* ]]; then chart_target="$CHART_NAMESPACE/hello-service"
+else chart_target="oci://$CHART_NAMESPACE"; fi
+CHART="$(sw chart push "$OUT_DIR/hello-service-$CHART_VERSION.tgz" "$chart_target" \
   | sed -n 's/^Pushed: //p')"
 is_digest_ref "$CHART" || die "chart push did not return a digest reference: $CHART"
 step "sign the chart (-a chartVersion=$CHART_VERSION)"
