@@ -100,7 +100,7 @@ who=(--certificate-identity-regexp "$EXPECTED_IDENTITY_REGEXP" --certificate-oid
 
 # --- 1. test ---------------------------------------------------------------------------------------------
 step "test hello-service"
-"$PYTHON" -m pytest -q -p no:cacheprovider "$here/tests"
+"$PYTHON" -m pytest -q -p no:cacheprovider "$here/tests" >&2
 
 # --- 2. verified base, image build, push by digest -------------------------------------------------------
 BASE_IMAGE="${BASE_IMAGE:-gcr.io/distroless/python3-debian12:nonroot}"
@@ -165,6 +165,7 @@ else chart_target="oci://$CHART_NAMESPACE"; fi
 CHART="$(sw chart push "$OUT_DIR/hello-service-$CHART_VERSION.tgz" "$chart_target" \
   | sed -n 's/^Pushed: //p')"
 is_digest_ref "$CHART" || die "chart push did not return a digest reference: $CHART"
+printf 'Pushed chart %s\n' "$CHART" >&2
 step "sign the chart (-a chartVersion=$CHART_VERSION)"
 sw sign "${sign_flags[@]}" -a "chartVersion=$CHART_VERSION" "$CHART" >&2
 
@@ -174,7 +175,8 @@ sw verify "${verify_flags[@]}" "${who[@]}" -a "imageRef=$GIT_REF" "$IMAGE" >/dev
 sw verify-attestation "${verify_flags[@]}" "${who[@]}" --type cyclonedx "$IMAGE" >/dev/null
 sw verify "${verify_flags[@]}" "${who[@]}" -a "chartVersion=$CHART_VERSION" "$CHART" >/dev/null
 
-q() { printf '%q' "$1"; }
+# Quote for a copy-pasteable shell line: bare when safe, else in single quotes.
+q() { if [[ "$1" =~ ^[A-Za-z0-9_./:=@+-]+$ ]]; then printf '%s' "$1"; else printf "'%s'" "${1//\'/\'\\\'\'}"; fi; }
 root_flag=""
 [ -n "${TRUSTED_ROOT:-}" ] && root_flag=" --trusted-root $(q "$TRUSTED_ROOT")"
 cat > "$OUT_DIR/artifacts.env" <<EOF
