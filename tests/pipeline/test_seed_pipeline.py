@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -202,6 +203,11 @@ def test_chart_deploys_the_image_by_digest(release: Release, tmp_path: Path) -> 
     assert values["image"] == {**values["image"], "repository": image_repo, "digest": image_digest}
     chart = yaml.safe_load((tmp_path / "hello-service" / "Chart.yaml").read_text())
     assert (chart["version"], chart["appVersion"]) == ("0.1.0", "0.5.0")
+    if shutil.which("helm"):  # what Kubernetes would get: the image by digest
+        rendered = subprocess.run(["helm", "template", "rel", str(tmp_path / "hello-service")],
+                                  capture_output=True, text=True, timeout=60)
+        assert rendered.returncode == 0, rendered.stderr
+        assert f'image: "{release.artifacts["IMAGE"]}"' in rendered.stdout
     # The repository stays pristine: the digest went into the packaged copy only.
     source = yaml.safe_load((ROOT / "examples/hello-service/chart/values.yaml").read_text())
     assert source["image"]["digest"] == ""
