@@ -134,6 +134,12 @@ as a key-based verify. What dominates start-up: the interpreter, `cryptography.x
 and TUF are never imported when `--trusted-root` is given.
 EOF
 
+cat >>"$TMP" <<'EOF'
+## 6. Image build on a verified base, and chart packaging (`bench/bench_build.py`)
+
+EOF
+run bench_build
+
 mv "$TMP" "$OUT"
 trap - EXIT
 echo "wrote $OUT" >&2
