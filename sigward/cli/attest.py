@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from sigward.cli.common import add_registry_flags
-from sigward.cli.flags import add_go_bool
+from sigward.cli.flags import add_format_flags, add_go_bool
 from sigward.cli.sigstore_flags import add_signing_flags, add_verification_flags
 
 ATTEST_EPILOG = """\
@@ -45,11 +45,7 @@ def register(sub: Any) -> None:
     add_go_bool(p, "--replace", help="legacy format: drop existing attestations of the same predicate type")
     add_go_bool(p, "--no-upload", help="print the envelope instead of uploading the attestation")
     p.add_argument("--bundle", metavar="FILE", help="also write the Sigstore bundle to FILE")
-    add_go_bool(p, "--new-bundle-format", default=True,
-                help="write a Sigstore bundle as an OCI 1.1 referrer (false: the legacy .att image)")
-    add_go_bool(p, "--record-creation-timestamp",
-                help="legacy format: record the creation time in the signatures image's config "
-                     "(SOURCE_DATE_EPOCH if set; by default Go's zero time, so re-signing is reproducible)")
+    add_format_flags(p, ".att")
     add_signing_flags(p)
     add_registry_flags(p)
     p.set_defaults(func=run_attest)
@@ -191,29 +187,22 @@ def run_attest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verification_options(args: argparse.Namespace) -> tuple[Any, Any, Any]:
-    from sigward.cli.common import password_fn
-    from sigward.cli.sigstore_flags import verification_setup
-    from sigward.ops.verify import VerifyOptions
+def _verification_options(args: argparse.Namespace) -> tuple[Any, Any]:
+    from sigward.cli.verify import image_verify_options
 
-    verifier, policy, root, checks = verification_setup(args, password_fn=password_fn(confirm=False))
-    opts = VerifyOptions(check_claims=args.check_claims, ignore_tlog=checks.ignore_tlog,
-                         new_bundle_format=args.new_bundle_format, ignore_sct=checks.ignore_sct,
-                         use_signed_timestamps=checks.use_signed_timestamps, policy=policy, root=root)
-    return verifier, opts, checks
+    return image_verify_options(args, check_claims=args.check_claims,
+                                new_bundle_format=args.new_bundle_format)
 
 
 def run_verify_attestation(args: argparse.Namespace) -> int:
-    from sigward.cli.verify import WARN_TLOG, image_identifier, open_verify_target, verification_header
+    from sigward.cli.verify import image_identifier, open_verify_target, verification_header
     from sigward.formats import intoto
     from sigward.ops.attest import verify_attestations
     from sigward.policy import load_policies
 
     intoto.predicate_type_for(args.type)
     policies = load_policies(args.policy)  # before any network: a bad policy is the user's first problem
-    verifier, opts, checks = _verification_options(args)
-    if checks.ignore_tlog:
-        print(WARN_TLOG, file=sys.stderr)
+    verifier, opts = _verification_options(args)
     for text in args.images:
         ref, store, attach = open_verify_target(text, args)
         with store:
@@ -221,7 +210,7 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
             result = verify_attestations(store, identifier, verifier, attach_store=attach, options=opts,
                                          type_name=args.type, policies=policies)
         print(verification_header(ref, check_claims=args.check_claims, annotations=False,
-                                  tlog=not checks.ignore_tlog, key=verifier is not None), file=sys.stderr)
+                                  tlog=not opts.ignore_tlog, key=verifier is not None), file=sys.stderr)
         for a in result.attestations:
             sys.stdout.buffer.write(a.output + b"\n")
         sys.stdout.flush()
@@ -291,7 +280,7 @@ def run_verify_blob_attestation(args: argparse.Namespace) -> int:
     if not args.bundle and not args.signature:
         raise UsageError("please specify path to the DSSE envelope signature via --signature or --bundle")
     artifact = _blob_artifact(args)
-    verifier, opts, _checks = _verification_options(args)
+    verifier, opts = _verification_options(args)
     legacy_bundle = None
     cert_pem = None
     if args.bundle:

@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sigward.cli.common import store_options
-    from sigward.cli.progress import for_terminal, human_bytes
+    from sigward.cli.progress import human_bytes, terminal_progress
     from sigward.errors import UsageError
     from sigward.oci import digest as _digest
     from sigward.oci.reference import parse_reference
@@ -70,12 +70,8 @@ def run(args: argparse.Namespace) -> int:
                     f"destination {args.destination} names digest {dst_ref.digest}, but {args.source} "
                     f"is {plan.root.digest}"
                 )
-            bar = for_terminal(plan.total_bytes, "copying")
-            try:
+            with terminal_progress(plan.total_bytes, "copying") as bar:
                 result = execute(plan, bar)
-            finally:
-                if bar is not None:
-                    bar.finish()
         finally:
             if src_attach is not src:
                 src_attach.close()

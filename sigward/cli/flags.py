@@ -119,3 +119,12 @@ def parse_annotations(values: list[str]) -> dict[str, str]:
             k, val = item.split("=", 1)
             out[k] = val
     return out
+
+
+def add_format_flags(parser: argparse.ArgumentParser | Any, legacy_tag: str) -> None:
+    """``--new-bundle-format`` and ``--record-creation-timestamp``, as sign and attest share them."""
+    add_go_bool(parser, "--new-bundle-format", default=True,
+                help=f"write a Sigstore bundle as an OCI 1.1 referrer (false: the legacy {legacy_tag} image)")
+    add_go_bool(parser, "--record-creation-timestamp",
+                help="legacy format: record the creation time in the signatures image's config "
+                     "(SOURCE_DATE_EPOCH if set; by default Go's zero time, so re-signing is reproducible)")

@@ -129,16 +129,14 @@ def _register_digest(isub: Any) -> None:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from sigward.cli.common import open_image, password_fn, store_options
+    from sigward.cli.common import open_image, store_options
     from sigward.cli.flags import parse_annotations
-    from sigward.cli.progress import for_terminal, human_bytes
-    from sigward.cli.sigstore_flags import verification_setup
-    from sigward.cli.verify import WARN_TLOG, verification_header
+    from sigward.cli.progress import human_bytes, terminal_progress
+    from sigward.cli.verify import image_verify_options, verification_header
     from sigward.errors import UsageError
     from sigward.oci.reference import parse_reference, validate_tag
     from sigward.oci.store import open_store
     from sigward.ops.build import plan_build, push_build, verify_base
-    from sigward.ops.verify import VerifyOptions
 
     base_ref = parse_reference(args.base, default_tag=False)
     if not base_ref.digest:
@@ -158,13 +156,8 @@ def run_build(args: argparse.Namespace) -> int:
     if args.key and (args.certificate_identity or args.certificate_identity_regexp):
         raise UsageError("cannot specify both --base-key and --certificate-identity or "
                          "--certificate-identity-regexp")
-    verifier, policy, root, checks = verification_setup(args, password_fn=password_fn(confirm=False))
     annotations = parse_annotations(args.base_annotation)
-    vopts = VerifyOptions(annotations=annotations, ignore_tlog=checks.ignore_tlog,
-                          ignore_sct=checks.ignore_sct, use_signed_timestamps=checks.use_signed_timestamps,
-                          policy=policy, root=root)
-    if checks.ignore_tlog:
-        print(WARN_TLOG, file=sys.stderr)
+    verifier, vopts = image_verify_options(args, annotations=annotations)
     _, base_store, attach = open_image(args.base, args)
     try:
         with base_store:
@@ -172,15 +165,11 @@ def run_build(args: argparse.Namespace) -> int:
             verified = verify_base(base_store, base_ref.digest, verifier, options=vopts, attach_store=attach,
                                    display_name=str(base_ref))
             print(verification_header(base_ref, check_claims=True, annotations=bool(annotations),
-                                      tlog=not checks.ignore_tlog, key=verifier is not None), file=sys.stderr)
+                                      tlog=not vopts.ignore_tlog, key=verifier is not None), file=sys.stderr)
             with plan_build(verified, base_store, options) as plan, \
-                    open_store(target_ref, store_options(args)) as target:
-                bar = for_terminal(plan.total_bytes, "pushing")
-                try:
-                    result = push_build(plan, base_store, target, tag=args.tag, progress=bar)
-                finally:
-                    if bar is not None:
-                        bar.finish()
+                    open_store(target_ref, store_options(args)) as target, \
+                    terminal_progress(plan.total_bytes, "pushing") as bar:
+                result = push_build(plan, base_store, target, tag=args.tag, progress=bar)
     finally:
         if attach is not base_store:
             attach.close()

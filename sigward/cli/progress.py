@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
@@ -76,3 +77,14 @@ def for_terminal(total: int | None = None, label: str = "", stream: TextIO | Non
     except (AttributeError, ValueError):
         tty = False
     return Progress(total, s, label) if tty else None
+
+
+@contextmanager
+def terminal_progress(total: int | None = None, label: str = "") -> Iterator[Progress | None]:
+    """``for_terminal`` for a ``with`` block: the line is finished however the block ends."""
+    bar = for_terminal(total, label)
+    try:
+        yield bar
+    finally:
+        if bar is not None:
+            bar.finish()

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from sigward.cli.common import add_registry_flags
-from sigward.cli.flags import add_annotations, add_go_bool
+from sigward.cli.flags import add_annotations, add_format_flags, add_go_bool
 from sigward.cli.sigstore_flags import add_signing_flags
 
 EPILOG = """\
@@ -38,11 +38,7 @@ def register(sub: Any) -> None:
                 help="if the image is an index, also sign every manifest it lists")
     add_go_bool(p, "--upload", default=True, help="push the signature to the registry or layout")
     p.add_argument("--bundle", metavar="FILE", help="also write the Sigstore bundle to FILE")
-    add_go_bool(p, "--new-bundle-format", default=True,
-                help="write a Sigstore bundle as an OCI 1.1 referrer (false: the legacy .sig image)")
-    add_go_bool(p, "--record-creation-timestamp",
-                help="legacy format: record the creation time in the signatures image's config "
-                     "(SOURCE_DATE_EPOCH if set; by default Go's zero time, so re-signing is reproducible)")
+    add_format_flags(p, ".sig")
     add_signing_flags(p)
     add_registry_flags(p)
     p.set_defaults(func=run)

@@ -59,22 +59,15 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sigward import gojson
-    from sigward.cli.common import password_fn
     from sigward.cli.flags import parse_annotations
-    from sigward.cli.sigstore_flags import verification_setup
     from sigward.errors import UsageError
-    from sigward.ops.verify import VerifyOptions, verify_image
+    from sigward.ops.verify import verify_image
 
     if args.certificate:
         raise UsageError("--certificate is not supported for images; signatures carry their certificate")
-    verifier, policy, root, checks = verification_setup(args, password_fn=password_fn(confirm=False))
     annotations = parse_annotations(args.annotations)
-    opts = VerifyOptions(annotations=annotations, check_claims=args.check_claims,
-                         ignore_tlog=checks.ignore_tlog, new_bundle_format=args.new_bundle_format,
-                         ignore_sct=checks.ignore_sct, use_signed_timestamps=checks.use_signed_timestamps,
-                         policy=policy, root=root)
-    if checks.ignore_tlog:
-        print(WARN_TLOG, file=sys.stderr)
+    verifier, opts = image_verify_options(args, annotations=annotations, check_claims=args.check_claims,
+                                          new_bundle_format=args.new_bundle_format)
     for text in args.images:
         ref, store, attach = open_verify_target(text, args)
         with store:
@@ -82,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             result = verify_image(store, identifier, verifier, attach_store=attach, options=opts,
                                   display_name=str(ref))
         print(verification_header(ref, check_claims=args.check_claims, annotations=bool(annotations),
-                                  tlog=not checks.ignore_tlog, key=verifier is not None), file=sys.stderr)
+                                  tlog=not opts.ignore_tlog, key=verifier is not None), file=sys.stderr)
         if args.output == "text":
             for s in result.signatures:
                 sys.stdout.write(s.payload.decode("utf-8", "replace") + "\n")
@@ -91,6 +84,22 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write("\n" + gojson.marshal(objs).decode() + "\n")
         sys.stdout.flush()
     return 0
+
+
+def image_verify_options(args: argparse.Namespace, **extra: Any) -> tuple[Any, Any]:
+    """(key verifier or None, VerifyOptions) from the verification flags, for every command that verifies
+    an image (verify, verify-attestation, image build); warns when the log check is switched off."""
+    from sigward.cli.common import password_fn
+    from sigward.cli.sigstore_flags import verification_setup
+    from sigward.ops.verify import VerifyOptions
+
+    verifier, policy, root, checks = verification_setup(args, password_fn=password_fn(confirm=False))
+    if checks.ignore_tlog:
+        print(WARN_TLOG, file=sys.stderr)
+    opts = VerifyOptions(ignore_tlog=checks.ignore_tlog, ignore_sct=checks.ignore_sct,
+                         use_signed_timestamps=checks.use_signed_timestamps, policy=policy, root=root,
+                         **extra)
+    return verifier, opts
 
 
 def verification_header(ref: Any, *, check_claims: bool, annotations: bool, tlog: bool, key: bool) -> str:
