@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds the real peers and test oracles from the Go module proxy, once, and caches them.
+#
+#   bash scripts/go-tools.sh [TOOL...]     # default: every tool the test suite uses
+#
+# Each tool lands in $SIGWARD_GO_TOOLS/<tool>-<version>/<tool> (default ~/.cache/sigward/go-tools), keyed by
+# version, so a rebuild happens only when a version below changes. Go's module and build caches are Go's own
+# (~/go/pkg/mod, ~/.cache/go-build). Versions and workarounds: ../shared/reference/go-oracles.md.
+# tests/fixtures/gotools.py finds the binaries (same layout); a tool that is not built makes its tests fail,
+# never skip, in CI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CACHE="${SIGWARD_GO_TOOLS:-$HOME/.cache/sigward/go-tools}"
+export GOFLAGS="${GOFLAGS:-} -trimpath"
+mkdir -p "$CACHE"
+
+COSIGN_VERSION=v3.1.2
+GGCR_VERSION=v0.22.1
+CUE_VERSION=v0.17.1
+
+command -v go >/dev/null 2>&1 || { echo "go-tools: Go is not installed (apt-get install golang-go, or the machine's Go)" >&2; exit 1; }
+
+# install_module TOOL VERSION PACKAGE: `go install PACKAGE@VERSION` into $CACHE/TOOL-VERSION/.
+install_module() {
+  local tool=$1 version=$2 pkg=$3 dir="$CACHE/$1-$2"
+  [ -x "$dir/$tool" ] && return 0
+  echo "go-tools: building $tool $version (first time only; cached in $dir)" >&2
+  local t0=$SECONDS
+  mkdir -p "$dir.tmp"
+  GOBIN="$dir.tmp" go install "$pkg@$version"
+  [ "$(basename "$pkg")" = "$tool" ] || mv "$dir.tmp/$(basename "$pkg")" "$dir.tmp/$tool"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  echo "go-tools: $tool built in $((SECONDS - t0)) s" >&2
+}
+
+build_cosign() { install_module cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v3/cmd/cosign; }
+build_crane()  { install_module crane "$GGCR_VERSION" github.com/google/go-containerregistry/cmd/crane; }
+build_cue()    { install_module cue "$CUE_VERSION" cuelang.org/go/cmd/cue; }
+
+# go-containerregistry's pkg/registry with the OCI 1.1 referrers API (`crane registry serve` lacks it):
+# a throwaway main module. Usage of the binary: ggcr-registry HOST:PORT
+build_ggcr_registry() {
+  local tool=ggcr-registry dir="$CACHE/ggcr-registry-$GGCR_VERSION"
+  [ -x "$dir/$tool" ] && return 0
+  echo "go-tools: building $tool $GGCR_VERSION (first time only; cached in $dir)" >&2
+  local src
+  src=$(mktemp -d)
+  cat >"$src/main.go" <<'GO'
+// A go-containerregistry registry with the OCI 1.1 referrers API, for sigward's tests.
+package main
+
+import (
+	"log"
+	"net/http"
+	"os"
+
+	"github.com/google/go-containerregistry/pkg/registry"
+)
+
+func main() {
+	if len(os.Args) != 2 {
+		log.Fatal("usage: ggcr-registry HOST:PORT")
+	}
+	log.Fatal(http.ListenAndServe(os.Args[1], registry.New(registry.WithReferrersSupport(true))))
+}
+GO
+  (cd "$src" && go mod init sigward.test/ggcr-registry >/dev/null 2>&1 \
+     && go get "github.com/google/go-containerregistry@$GGCR_VERSION" >/dev/null 2>&1 \
+     && go build -o "$dir.tmp/$tool" .)
+  rm -rf "$src" "$dir" && mv "$dir.tmp" "$dir"
+}
+
+tools=("$@")
+[ ${#tools[@]} -gt 0 ] || tools=(cosign crane cue ggcr_registry)
+for t in "${tools[@]}"; do
+  "build_${t//-/_}"
+done
