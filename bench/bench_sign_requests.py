@@ -115,7 +115,7 @@ def main() -> int:
         run_child([python(), "-m", "sigward", "generate-key-pair", "--output-key-prefix",
                    str(work / "cosign")], env=child_env(COSIGN_PASSWORD="bench"))
         from sigward.cli.common import password_fn
-        from sigward.keys.signer import load_signer, load_verifier
+        from sigward.keys.providers import load_signer, load_verifier
 
         signer = load_signer(str(work / "cosign.key"), password_fn(confirm=False))
         verifier = load_verifier(str(work / "cosign.pub"))

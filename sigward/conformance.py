@@ -67,7 +67,7 @@ def verify_bundle(args: argparse.Namespace) -> None:
     key = None
     policy = None
     if args.key:
-        from sigward.keys.signer import load_verifier
+        from sigward.keys.providers import load_verifier
 
         key = load_verifier(args.key)
     else:

@@ -150,7 +150,7 @@ def run_attest(args: argparse.Namespace) -> int:
     from sigward.cli.common import load_key_signer, open_image, read_input, tag_warning, write_single_bundle
     from sigward.cli.flags import env_bool
     from sigward.cli.sign import source_date_epoch
-    from sigward.cli.sigstore_flags import signing_material
+    from sigward.cli.sigstore_flags import material_from_flags
     from sigward.errors import UsageError
     from sigward.formats import intoto
     from sigward.ops.attest import AttestOptions, attest_image
@@ -159,7 +159,7 @@ def run_attest(args: argparse.Namespace) -> int:
     predicate = read_input(args.predicate)
     if args.no_upload and args.new_bundle_format and not args.bundle and len(args.images) > 1:
         raise UsageError("--no-upload with several images prints one envelope per image; pass one image")
-    signer = signing_material(args, load_key_signer(args))
+    signer = material_from_flags(args, load_key_signer(args))
     opts = AttestOptions(
         type_name=args.type, predicate=predicate, new_bundle_format=args.new_bundle_format,
         upload=not args.no_upload, replace=args.replace,
@@ -221,7 +221,7 @@ def run_attest_blob(args: argparse.Namespace) -> int:
     import os
 
     from sigward.cli.common import load_key_signer, read_input
-    from sigward.cli.sigstore_flags import signing_material
+    from sigward.cli.sigstore_flags import material_from_flags
     from sigward.errors import UsageError
     from sigward.fileio import write_atomic
     from sigward.formats import intoto
@@ -250,7 +250,7 @@ def run_attest_blob(args: argparse.Namespace) -> int:
         name = os.path.basename(args.blob) if args.blob else ""
         opts = AttestOptions(type_name=args.type, predicate=read_input(args.predicate))
         _uri, statement = attest_blob_statement(opts, name, digest_hex)
-    material = signing_material(args, load_key_signer(args))
+    material = material_from_flags(args, load_key_signer(args))
     if args.new_bundle_format:
         _env, bundle = material.sign_dsse(statement, mt.IN_TOTO)
         write_atomic(args.bundle, bundle)

@@ -57,21 +57,21 @@ def register(sub: Any) -> None:
 
 def run_sign(args: argparse.Namespace) -> int:
     from sigward.cli.common import password_fn
-    from sigward.cli.sigstore_flags import signing_material
+    from sigward.cli.sigstore_flags import material_from_flags
     from sigward.errors import UsageError
 
     if args.new_bundle_format and not args.bundle:
         raise UsageError("must specify --bundle with --new-bundle-format")
     from sigward.fileio import write_atomic
-    from sigward.keys.signer import load_signer
+    from sigward.keys.providers import load_signer
     from sigward.ops import blob
 
     if args.key:
         passwords = password_fn(confirm=False)
         sig, signer = blob.load_and_sign_blob(args.blob, lambda: load_signer(args.key, passwords))
-        material = signing_material(args, signer)
+        material = material_from_flags(args, signer)
     else:
-        material = signing_material(args, None)
+        material = material_from_flags(args, None)
         sig = blob.sign_blob(args.blob, material.signer)
     if args.new_bundle_format:
         write_atomic(args.bundle, material.digest_bundle(sig.digest, sig.hash_name, sig.signature))

@@ -95,7 +95,7 @@ def load_key_signer(args: argparse.Namespace) -> Any:
     """The ``--key`` signer, or None for keyless signing."""
     if not getattr(args, "key", None):
         return None
-    from sigward.keys.signer import load_signer
+    from sigward.keys.providers import load_signer
 
     return load_signer(args.key, password_fn(confirm=False))
 

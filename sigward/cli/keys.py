@@ -78,8 +78,8 @@ def _generate(args: argparse.Namespace) -> int:
 
     from sigward.keys.algorithms import generate_private_key
     from sigward.keys.encrypted import encrypt_private_key
+    from sigward.keys.keytypes import public_key_pem
     from sigward.keys.password import read_password
-    from sigward.keys.signer import public_key_pem
 
     password = read_password(True)
     key = generate_private_key("ecdsa-sha2-256-nistp256")  # cosign always generates P-256 here
@@ -110,10 +110,11 @@ def _public_key(args: argparse.Namespace) -> int:
         raise KeyFileError("hardware security keys (--sk) are not supported yet")
     if not args.key:
         raise UsageError("--key is required")
+    from sigward.keys.keytypes import public_key_pem
     from sigward.keys.password import read_password
-    from sigward.keys.signer import load_private_key, public_key_pem
+    from sigward.keys.providers import load_signer
 
-    data = public_key_pem(load_private_key(args.key, read_password).public_key())
+    data = public_key_pem(load_signer(args.key, read_password).public_key)
     if not args.outfile:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

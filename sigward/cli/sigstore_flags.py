@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.cli.flags import add_go_bool
+
+if TYPE_CHECKING:
+    from sigward.keys.interfaces import Signer
+    from sigward.sigstore.signing import SigningMaterial
 
 PUBLIC_OIDC_ISSUER = "https://oauth2.sigstore.dev/auth"
 
@@ -111,7 +115,7 @@ def verification_setup(args: argparse.Namespace, *, password_fn: Any) -> tuple[A
         if args.certificate_identity or args.certificate_identity_regexp:
             raise UsageError("cannot specify both --key and --certificate-identity or "
                              "--certificate-identity-regexp")
-        from sigward.keys.signer import load_verifier
+        from sigward.keys.providers import load_verifier
 
         key = load_verifier(args.key, password_fn)
     else:
@@ -155,13 +159,15 @@ def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None
     )
 
 
-def _confirm(question: str) -> bool:
-    print(question, end="", file=sys.stderr, flush=True)
+def _confirm(notice: str) -> bool:
+    print(notice, file=sys.stderr)
+    print("Are you sure you would like to continue? [y/N] ", end="", file=sys.stderr, flush=True)
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def signing_material(args: argparse.Namespace, signer: Any | None) -> Any:
-    """The SigningMaterial for a command: ``signer`` is the loaded ``--key`` signer, or None (keyless)."""
+def material_from_flags(args: argparse.Namespace, signer: Signer | None) -> SigningMaterial:
+    """The SigningMaterial for a command: ``signer`` is the loaded ``--key`` signer, or None (keyless);
+    ``--output-certificate`` is written here."""
     from sigward.ops.keyless import signing_material as build
 
     material = build(signer, keyless_options(args))

@@ -119,7 +119,7 @@ def parse_import_key(raw: bytes) -> PrivateKey:
 
 def import_key_pair(raw: bytes, password: bytes, source: str) -> tuple[bytes, bytes]:
     """(encrypted private key PEM, public key PEM) for the key in ``raw``; errors name ``source``."""
-    from sigward.keys.signer import public_key_pem
+    from sigward.keys.keytypes import public_key_pem
 
     try:
         key = parse_import_key(raw)

@@ -119,7 +119,7 @@ class LegacyEnvelope:
 def sign_legacy_envelope(material: Any, statement: bytes) -> LegacyEnvelope:
     """Sign ``statement`` as cosign's legacy attest does: a ``dsse`` log entry over the envelope bytes,
     the RFC 3161 timestamp over the same bytes, certificate and chain annotations when keyless."""
-    sig = material.sign(dsse.pae(mt.IN_TOTO, statement))
+    sig = material.signer.sign(dsse.pae(mt.IN_TOTO, statement))
     env = dsse.Envelope(statement, mt.IN_TOTO, (dsse.Signature(sig),))
     data = dsse.marshal(env)  # the byte layout SigningMaterial.log_envelope submits
     extra = material.legacy_annotations(data, material.log_envelope(env))

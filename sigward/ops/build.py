@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward import gojson
 from sigward.errors import SigwardError, UsageError, VerificationError
@@ -36,7 +36,10 @@ from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor, Manifest
 from sigward.oci.reference import AnyReference
 from sigward.oci.store import ProgressFn, Store
-from sigward.ops.verify import Verifier, VerifyOptions, VerifyResult, verify_image
+from sigward.ops.verify import VerifyOptions, VerifyResult, verify_image
+
+if TYPE_CHECKING:
+    from sigward.keys.interfaces import Verifier
 
 CREATED_BY = "sigward image build"
 ANN_BASE_NAME = "org.opencontainers.image.base.name"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sigward.errors import (
     ImageTagNotFoundError,
@@ -25,6 +25,9 @@ from sigward.errors import (
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor
 from sigward.oci.store import Store
+
+if TYPE_CHECKING:
+    from sigward.keys.interfaces import Verifier
 
 
 @dataclass
@@ -60,14 +63,6 @@ class VerifyResult:
     digest: str
     signatures: list[VerifiedSignature]
     kind: str
-
-
-class Verifier(Protocol):
-    """What verification needs of a key (``sigward.keys.signer.Verifier``)."""
-
-    public_key: Any
-
-    def verify(self, signature: bytes, data: bytes) -> None: ...
 
 
 def resolve_subject(store: Store, identifier: str) -> Descriptor:

@@ -56,7 +56,7 @@ def verify_bundle(
     artifact_digest: tuple[str, bytes] | None = None,
     options: CheckOptions | None = None,
 ) -> Verified:
-    """Verify ``b``. ``key`` is a ``sigward.keys.signer.Verifier`` for key-based verification; without it,
+    """Verify ``b``. ``key`` is a ``sigward.keys.interfaces.Verifier`` for key-based verification; without it,
     the bundle's certificate is used and ``policy`` must be given. ``artifact_digest`` = (hash name,
     digest) of the blob a message signature covers."""
     opts = options or CheckOptions()
@@ -135,7 +135,7 @@ def verify_legacy(
     SET: these signatures carry no inclusion proof.
     """
     from sigward.errors import NoCertificateError
-    from sigward.keys.signer import Verifier
+    from sigward.keys.local import LocalVerifier as Verifier
 
     opts = options or CheckOptions()
     cert = None
@@ -265,7 +265,7 @@ def check_certificate(cert: Any, root: TrustedRoot, times: list[datetime], opts:
 
 def _signing_key(b: Bundle, key: Any | None) -> tuple[Any, Any | None]:
     """(verifier, certificate or None). A supplied key must match a certificate the bundle carries."""
-    from sigward.keys.signer import Verifier
+    from sigward.keys.local import LocalVerifier as Verifier
 
     cert = None
     if b.leaf_certificate is not None:
@@ -291,7 +291,7 @@ def _signing_key(b: Bundle, key: Any | None) -> tuple[Any, Any | None]:
 
 
 def _spki(pub: Any) -> bytes:
-    from sigward.keys.signer import public_key_der
+    from sigward.keys.keytypes import public_key_der
 
     return public_key_der(pub)
 
