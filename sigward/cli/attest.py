@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.cli.common import add_registry_flags
 from sigward.cli.flags import add_format_flags, add_go_bool
 from sigward.cli.sigstore_flags import add_signing_flags, add_verification_flags
+
+if TYPE_CHECKING:
+    from sigward.ops.verify import VerifyOptions
+    from sigward.sigstore.policy import Checks, Policy
 
 ATTEST_EPILOG = """\
 examples:
@@ -187,7 +191,7 @@ def run_attest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verification_options(args: argparse.Namespace) -> tuple[Any, Any]:
+def _verification_options(args: argparse.Namespace) -> tuple[Policy, Checks, VerifyOptions]:
     from sigward.cli.verify import image_verify_options
 
     return image_verify_options(args, check_claims=args.check_claims,
@@ -195,24 +199,26 @@ def _verification_options(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def run_verify_attestation(args: argparse.Namespace) -> int:
-    from sigward.cli.verify import image_identifier, open_verify_target, verification_header
+    from sigward.cli import render
+    from sigward.cli.render import verification_header
+    from sigward.cli.verify import image_identifier, open_verify_target
     from sigward.formats import intoto
     from sigward.ops.attest import verify_attestations
     from sigward.policy import load_policies
 
     intoto.predicate_type_for(args.type)
     policies = load_policies(args.policy)  # before any network: a bad policy is the user's first problem
-    verifier, opts = _verification_options(args)
+    policy, checks, opts = _verification_options(args)
     for text in args.images:
         ref, store, attach = open_verify_target(text, args)
         with store:
             identifier = image_identifier(ref, store, args)
-            result = verify_attestations(store, identifier, verifier, attach_store=attach, options=opts,
+            result = verify_attestations(store, identifier, policy, attach_store=attach, options=opts,
                                          type_name=args.type, policies=policies)
         print(verification_header(ref, check_claims=args.check_claims, annotations=False,
-                                  tlog=not opts.ignore_tlog, key=verifier is not None), file=sys.stderr)
+                                  tlog=not checks.ignore_tlog, key=bool(args.key)), file=sys.stderr)
         for a in result.attestations:
-            sys.stdout.buffer.write(a.output + b"\n")
+            sys.stdout.buffer.write(render.attestation_line(a) + b"\n")
         sys.stdout.flush()
     return 0
 
@@ -280,7 +286,7 @@ def run_verify_blob_attestation(args: argparse.Namespace) -> int:
     if not args.bundle and not args.signature:
         raise UsageError("please specify path to the DSSE envelope signature via --signature or --bundle")
     artifact = _blob_artifact(args)
-    verifier, opts = _verification_options(args)
+    policy, _checks, opts = _verification_options(args)
     legacy_bundle = None
     cert_pem = None
     if args.bundle:
@@ -294,8 +300,10 @@ def run_verify_blob_attestation(args: argparse.Namespace) -> int:
             data = decode_envelope_file(data)
     else:
         data = decode_envelope_file(read_input(args.signature))
-    verify_blob_attestation(data, verifier, opts, artifact=artifact, type_name=args.type,
-                            legacy_bundle=legacy_bundle, certificate_pem=cert_pem)
+    verify_blob_attestation(data, policy, artifact=artifact, type_name=args.type,
+                            check_claims=opts.check_claims,
+                            rekor_bundle=legacy_bundle.rekor_bundle if legacy_bundle else None,
+                            certificate_pem=cert_pem)
     print("Verified OK", file=sys.stderr)
     return 0
 

@@ -95,23 +95,20 @@ def run_sign(args: argparse.Namespace) -> int:
 
 def run_verify(args: argparse.Namespace) -> int:
     from sigward.cli.common import password_fn, read_input
-    from sigward.cli.sigstore_flags import verification_setup
+    from sigward.cli.sigstore_flags import verification_policy
     from sigward.errors import UsageError
-    from sigward.ops.verify import VerifyOptions
 
     if not args.bundle and not args.signature:
         raise UsageError("either --bundle or --signature must be given")
     from sigward.formats import bundle as bundle_fmt
     from sigward.ops import blob
 
-    key, policy, root, checks = verification_setup(args, password_fn=password_fn(confirm=False))
-    opts = VerifyOptions(ignore_tlog=checks.ignore_tlog, ignore_sct=checks.ignore_sct,
-                         use_signed_timestamps=checks.use_signed_timestamps, policy=policy, root=root)
+    policy, _checks = verification_policy(args, password_fn=password_fn(confirm=False))
     cert_pem = read_input(args.certificate) if args.certificate else None
     if args.bundle:
         data = read_input(args.bundle)
         if bundle_fmt.is_bundle(data):
-            blob.verify_blob_bundle(args.blob, data, key, opts)
+            blob.verify_blob_bundle(args.blob, data, policy)
         else:
             from sigward.formats import blobbundle
 
@@ -119,9 +116,9 @@ def run_verify(args: argparse.Namespace) -> int:
             sig_b64 = lb.base64_signature.encode()
             if args.signature:
                 sig_b64 = read_input(args.signature)
-            blob.verify_blob_signature(args.blob, sig_b64, key, opts, certificate_pem=cert_pem or lb.cert_pem,
+            blob.verify_blob_signature(args.blob, sig_b64, policy, certificate_pem=cert_pem or lb.cert_pem,
                                        rekor_bundle=lb.rekor_bundle)
     else:
-        blob.verify_blob_signature(args.blob, read_input(args.signature), key, opts, certificate_pem=cert_pem)
+        blob.verify_blob_signature(args.blob, read_input(args.signature), policy, certificate_pem=cert_pem)
     print("Verified OK", file=sys.stderr)
     return 0

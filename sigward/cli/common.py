@@ -47,7 +47,14 @@ def open_image(text: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
     ref = parse_reference(text)
     opts = store_options(args)
     store = open_store(ref, opts)
-    return ref, store, attachment_store(ref, opts, image_store=store)
+    return ref, store, attachment_store(ref, opts, image_store=store, override=repository_override())
+
+
+def repository_override() -> str | None:
+    """``COSIGN_REPOSITORY``: where attached artifacts (signatures, attestations, SBOMs) live."""
+    from sigward.ops.attached import REPO_OVERRIDE_ENV
+
+    return os.environ.get(REPO_OVERRIDE_ENV) or None
 
 
 def password_fn(confirm: bool = False) -> Any:

@@ -19,6 +19,7 @@ from sigward.keys import pem
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
     PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
     PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -74,7 +75,7 @@ def public_key_pem(pub: PublicKey) -> bytes:
     return pem.encode("PUBLIC KEY", public_key_der(pub))
 
 
-def public_key_der(pub: PublicKey) -> bytes:
+def public_key_der(pub: PublicKey | CertificatePublicKeyTypes) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     return pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

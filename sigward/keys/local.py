@@ -15,6 +15,7 @@ computed elsewhere (streamed blobs): the digest is signed as-is, never hashed ag
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from sigward.errors import UsageError, VerificationError
@@ -27,7 +28,8 @@ _HASH_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
 def _hash_alg(name: str) -> Any:
     from cryptography.hazmat.primitives import hashes
 
-    algs = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+    algs: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+        "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
     if name not in algs:
         raise UsageError(f"unsupported hash algorithm {name!r} (allowed: sha256, sha384, sha512)")
     return algs[name]()

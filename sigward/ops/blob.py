@@ -13,9 +13,15 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from sigward.errors import SigwardError, UsageError, VerificationError
+
+if TYPE_CHECKING:
+    from sigward.formats.rekorbundle import RekorBundle
+    from sigward.sigstore.pipeline import VerifiedSignature
+    from sigward.sigstore.policy import Policy
+    from sigward.sigstore.signing import SigningMaterial
 
 CHUNK = 1 << 20
 # protobuf-specs HashAlgorithm names for the digests sigward computes.
@@ -86,6 +92,13 @@ def load_and_sign_blob(path: str, load_signer: Callable[[], Any]) -> tuple[BlobS
     return BlobSignature("sha256", digest, signer.sign_prehashed(digest, "sha256")), signer
 
 
+def sign_blob_bundle(path: str, material: SigningMaterial) -> bytes:
+    """The v0.3 message-signature bundle for the file at ``path``: hashed with the key's hash, signed,
+    logged and timestamped as ``material`` says."""
+    sig = sign_blob(path, material.signer)
+    return material.digest_bundle(sig.digest, sig.hash_name, sig.signature)
+
+
 def legacy_bundle(sig: BlobSignature, material: Any) -> bytes:
     """cosign v3.1's LocalSignedPayload: the certificate PEM (or, for a key, the public key PEM) in
     ``cert``, and the Rekor bundle when the signature was logged."""
@@ -109,38 +122,41 @@ def _blob_digest(path: str, hash_name: str, allow_digest_arg: bool) -> bytes:
     return hash_file(path, hash_name)
 
 
-def verify_blob_bundle(path: str, bundle_bytes: bytes, verifier: Any, opts: Any) -> Any:
-    """Verify a protobuf (v0.1-v0.3) bundle with a message signature over ``path``.
-
-    ``opts`` is an ``ops.verify.VerifyOptions`` (key or identity policy, trusted root, checks).
-    """
+def verify_blob_bundle(path: str, bundle_bytes: bytes, policy: Policy) -> VerifiedSignature:
+    """Verify a protobuf (v0.1-v0.3) bundle with a message signature over ``path`` against ``policy``."""
     from sigward.formats import bundle as bundle_fmt
-    from sigward.sigstore.verify import verify_bundle
+    from sigward.sigstore.pipeline import BundleCandidate, Target, verify_one
 
     b = bundle_fmt.parse_bundle(bundle_bytes)
-    if b.message_signature is None:
-        raise VerificationError("the bundle holds a DSSE envelope; use verify-blob-attestation for it")
-    ms = b.message_signature
-    names = {v: k for k, v in HASH_NAMES.items()}
-    hash_name = names.get(ms.digest_algorithm or "SHA2_256")
-    if hash_name is None:
-        raise VerificationError(f"unsupported message digest algorithm {ms.digest_algorithm!r} in the bundle")
-    digest = _blob_digest(path, hash_name, allow_digest_arg=True)
-    return verify_bundle(b, root=opts.root, key=verifier, policy=opts.policy,
-                         artifact_digest=(hash_name, digest), options=opts.checks())
+    artifact = None
+    if b.message_signature is not None:
+        ms = b.message_signature
+        names = {v: k for k, v in HASH_NAMES.items()}
+        hash_name = names.get(ms.digest_algorithm or "SHA2_256")
+        if hash_name is None:
+            raise VerificationError(f"unsupported message digest algorithm {ms.digest_algorithm!r} in the "
+                                    "bundle")
+        artifact = (hash_name, _blob_digest(path, hash_name, allow_digest_arg=True))
+    return verify_one(policy, BundleCandidate(bundle_bytes), Target(artifact=artifact), "blob-signature")
 
 
-def verify_blob_signature(path: str, signature_b64: bytes, verifier: Any, opts: Any, *,
-                          certificate_pem: bytes | None = None, rekor_bundle: Any = None,
-                          timestamp: bytes | None = None) -> Any:
-    """Verify a detached base64 signature (legacy ``--signature``, or a LocalSignedPayload bundle)."""
-    from sigward.sigstore.verify import verify_legacy
+def verify_blob_signature(path: str, signature_b64: bytes, policy: Policy, *,
+                          certificate_pem: bytes | None = None, rekor_bundle: RekorBundle | None = None,
+                          timestamp: bytes | None = None) -> VerifiedSignature:
+    """Verify a detached base64 signature (legacy ``--signature``, or a LocalSignedPayload bundle).
+
+    The blob is hashed with the hash of the policy's (first) key, else sha256 (certificates)."""
+    from sigward.sigstore.pipeline import LegacyCandidate, Target, verify_one
+    from sigward.sigstore.policy import KeyAuthority, authorities
 
     try:
-        sig = base64.b64decode(signature_b64.strip(), validate=True)
+        base64.b64decode(signature_b64.strip(), validate=True)
     except ValueError:
         raise VerificationError("the signature is not valid base64")
-    hash_name = verifier.hash_name if verifier is not None else "sha256"
-    return verify_legacy(signature=sig, digest=(hash_name, hash_file(path, hash_name)),
-                         certificate_pem=certificate_pem, rekor_bundle=rekor_bundle, timestamp=timestamp,
-                         root=opts.root, key=verifier, policy=opts.policy, options=opts.checks())
+    keys = [k for a in authorities(policy) if isinstance(a, KeyAuthority) for k in a.keys]
+    hash_name = keys[0].hash_name if keys else "sha256"
+    candidate = LegacyCandidate(signature_b64=signature_b64.strip().decode("ascii"),
+                                certificate_pem=certificate_pem, rekor_bundle=rekor_bundle,
+                                timestamp=timestamp)
+    return verify_one(policy, candidate, Target(artifact=(hash_name, hash_file(path, hash_name))),
+                      "blob-signature")

@@ -39,7 +39,7 @@ from sigward.oci.store import ProgressFn, Store
 from sigward.ops.verify import VerifyOptions, VerifyResult, verify_image
 
 if TYPE_CHECKING:
-    from sigward.keys.interfaces import Verifier
+    from sigward.sigstore.policy import Policy
 
 CREATED_BY = "sigward image build"
 ANN_BASE_NAME = "org.opencontainers.image.base.name"
@@ -199,15 +199,14 @@ class VerifiedBase:
     result: VerifyResult
 
 
-def verify_base(store: Store, digest: str, verifier: Verifier | None, *, options: VerifyOptions,
+def verify_base(store: Store, digest: str, policy: Policy, *, options: VerifyOptions,
                 attach_store: Store | None = None, display_name: str | None = None) -> VerifiedBase:
     """Verify the base exactly as ``sigward verify`` would; a failure keeps verify's exit code."""
     if not _digest.is_digest(digest):
         raise UsageError(f"base image must be referenced by digest, not {digest!r}")
     name = display_name or str(store.reference(digest))
     try:
-        result = verify_image(store, digest, verifier, attach_store=attach_store, options=options,
-                              display_name=name)
+        result = verify_image(store, digest, policy, attach_store=attach_store, options=options)
     except VerificationError as e:
         raise type(e)(f"base image {name} does not verify: {e}; refusing to build") from None
     return VerifiedBase(result.digest, name, result)

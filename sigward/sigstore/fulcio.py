@@ -71,4 +71,4 @@ def _message(r: Any) -> str:
     try:
         return str(r.json().get("message", r.text))[:300]
     except ValueError:
-        return r.text[:300]
+        return str(r.text)[:300]

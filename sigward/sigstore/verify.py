@@ -16,25 +16,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.errors import VerificationError
 from sigward.formats.bundle import Bundle, TlogEntry
 from sigward.sigstore.certs import CertIdentity
-from sigward.sigstore.identity import IdentityPolicy
+from sigward.sigstore.policy import Checks, IdentityMatcher, check_identities
 from sigward.sigstore.trust import TrustedRoot
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from sigward.keys.interfaces import Verifier
 
 # Clock skew allowed for a log's integrated time to lie in the future (sigstore-go uses a small margin).
 FUTURE_SKEW_SECONDS = 300
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    ignore_tlog: bool = False
-    ignore_sct: bool = False
-    use_signed_timestamps: bool = False  # require an RFC 3161 timestamp (cosign --use-signed-timestamps)
 
 
 @dataclass
@@ -42,24 +41,25 @@ class Verified:
     """What a bundle proved: who signed (keyless), when, and which log entries vouched for it."""
 
     identity: CertIdentity | None
-    certificate: Any | None
+    certificate: x509.Certificate | None
     times: list[datetime] = field(default_factory=list)
     tlog_entries: list[TlogEntry] = field(default_factory=list)
+    matched: IdentityMatcher | None = None  # which of the allowed identities it matched
 
 
 def verify_bundle(
     b: Bundle,
     *,
     root: TrustedRoot | None,
-    key: Any | None = None,
-    policy: IdentityPolicy | None = None,
+    key: Verifier | None = None,
+    identities: Sequence[IdentityMatcher] = (),
     artifact_digest: tuple[str, bytes] | None = None,
-    options: CheckOptions | None = None,
+    options: Checks | None = None,
 ) -> Verified:
-    """Verify ``b``. ``key`` is a ``sigward.keys.interfaces.Verifier`` for key-based verification; without it,
-    the bundle's certificate is used and ``policy`` must be given. ``artifact_digest`` = (hash name,
-    digest) of the blob a message signature covers."""
-    opts = options or CheckOptions()
+    """Verify ``b``. ``key`` is the ``Verifier`` for key-based verification; without it, the bundle's
+    certificate is used and must match one of ``identities``. ``artifact_digest`` = (hash name, digest)
+    of the blob a message signature covers."""
+    opts = options or Checks()
     verifier, cert = _signing_key(b, key)
     sig = b.signature
     if b.dsse_envelope is not None and len(b.dsse_envelope.signatures) != 1:
@@ -105,11 +105,11 @@ def verify_bundle(
         raise VerificationError("timestamp: --use-signed-timestamps needs an RFC 3161 timestamp in the "
                                 "bundle")
 
-    identity = None
+    identity, matched = None, None
     if cert is not None:
         assert root is not None
-        identity = check_certificate(cert, root, times, opts, policy)
-    return Verified(identity, cert, times, entries)
+        identity, matched = check_certificate(cert, root, times, opts, identities)
+    return Verified(identity, cert, times, entries, matched)
 
 
 def verify_legacy(
@@ -123,9 +123,9 @@ def verify_legacy(
     rekor_bundle: Any | None = None,
     timestamp: bytes | None = None,
     root: TrustedRoot | None,
-    key: Any | None = None,
-    policy: IdentityPolicy | None = None,
-    options: CheckOptions | None = None,
+    key: Verifier | None = None,
+    identities: Sequence[IdentityMatcher] = (),
+    options: Checks | None = None,
 ) -> Verified:
     """A cosign v2 signature: detached signature, certificate annotation, Rekor bundle (SET), timestamp.
 
@@ -137,7 +137,7 @@ def verify_legacy(
     from sigward.errors import NoCertificateError
     from sigward.keys.local import LocalVerifier as Verifier
 
-    opts = options or CheckOptions()
+    opts = options or Checks()
     cert = None
     text = certificate_pem.encode() if isinstance(certificate_pem, str) else certificate_pem
     if text and b"-----BEGIN CERTIFICATE-----" not in text and key is not None:
@@ -203,12 +203,12 @@ def verify_legacy(
         if envelope_bytes is not None:
             _check_envelope_hash(body, envelope_bytes)
         times.append(datetime.fromtimestamp(rekor_bundle.integrated_time, UTC))
-    identity = None
+    identity, matched = None, None
     if cert is not None:
         if root is None:
             raise VerificationError("no trusted root to verify the certificate against (pass --trusted-root)")
-        identity = check_certificate(cert, root, times, opts, policy)
-    return Verified(identity, cert, times)
+        identity, matched = check_certificate(cert, root, times, opts, identities)
+    return Verified(identity, cert, times, [], matched)
 
 
 def _envelope_signature(env: Any, verifier: Any, with_key: bool) -> bytes:
@@ -237,8 +237,8 @@ def _check_envelope_hash(body: bytes, data: bytes) -> None:
                                 "(envelopeHash does not match the attestation's bytes)")
 
 
-def check_certificate(cert: Any, root: TrustedRoot, times: list[datetime], opts: CheckOptions,
-                      policy: IdentityPolicy | None) -> CertIdentity:
+def check_certificate(cert: x509.Certificate, root: TrustedRoot, times: list[datetime], opts: Checks,
+                      identities: Sequence[IdentityMatcher]) -> tuple[CertIdentity, IdentityMatcher]:
     """Chain at every verified time, the SCT, then the identity policy; returns who signed."""
     from sigward.sigstore import certs
 
@@ -257,10 +257,7 @@ def check_certificate(cert: Any, root: TrustedRoot, times: list[datetime], opts:
     if not opts.ignore_sct:
         certs.verify_embedded_sct(cert, issuer, root)
     identity = certs.identity_of(cert)
-    if policy is None:
-        raise VerificationError("a certificate-signed signature needs an identity policy to verify")
-    policy.check(identity)
-    return identity
+    return identity, check_identities(identity, identities)
 
 
 def _signing_key(b: Bundle, key: Any | None) -> tuple[Any, Any | None]:

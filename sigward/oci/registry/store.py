@@ -219,7 +219,7 @@ class RegistryStore(Store):
         return self._location(resp), _int_header(resp, "OCI-Chunk-Min-Length")
 
     def _location(self, resp: httpx.Response) -> str:
-        loc = resp.headers.get("Location")
+        loc: str | None = resp.headers.get("Location")
         if not loc:
             raise StoreError(f"{resp.request.method} {resp.request.url}: registry sent no upload Location")
         return urljoin(str(resp.request.url), loc)
