@@ -2,7 +2,7 @@
 
 Why sigward does this at all: the seed pipeline releases its chart with ``helm package`` + ``helm push``
 and signs the pushed digest. Doing the same three steps here keeps the whole release in one tool, and
-the result must be indistinguishable from Helm's (see ``sigward/formats/helmchart.py`` for the bytes),
+the result must be indistinguishable from Helm's (see ``sigward/formats/helm/`` for the bytes),
 so that ``helm pull``/``helm install`` take it and cosign signatures cover the same digest.
 
 The differences from helm are deliberate: ``push`` prints a digest reference, never a tag; ``pull`` names
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sigward.errors import InvalidReferenceError, NotFoundError, UsageError
 from sigward.fileio import write_atomic
-from sigward.formats import helmchart as hc
+from sigward.formats import helm as hc
 from sigward.oci import digest as _digest
 from sigward.oci.manifest import Descriptor, Manifest
 from sigward.oci.reference import (
