@@ -24,8 +24,6 @@ if TYPE_CHECKING:
     from sigward.sigstore.signing import SigningMaterial
 
 CHUNK = 1 << 20
-# protobuf-specs HashAlgorithm names for the digests sigward computes.
-HASH_NAMES = {"sha256": "SHA2_256", "sha384": "SHA2_384", "sha512": "SHA2_512"}
 _DIGEST_ARG = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]+)$")
 
 
@@ -131,8 +129,7 @@ def verify_blob_bundle(path: str, bundle_bytes: bytes, policy: Policy) -> Verifi
     artifact = None
     if b.message_signature is not None:
         ms = b.message_signature
-        names = {v: k for k, v in HASH_NAMES.items()}
-        hash_name = names.get(ms.digest_algorithm or "SHA2_256")
+        hash_name = bundle_fmt.HASHLIB_NAMES.get(ms.digest_algorithm or "SHA2_256")
         if hash_name is None:
             raise VerificationError(f"unsupported message digest algorithm {ms.digest_algorithm!r} in the "
                                     "bundle")

@@ -166,6 +166,20 @@ class VerifiedSignature:
     def predicate_type(self) -> str | None:
         return self.statement.predicate_type if self.statement is not None else None
 
+    @property
+    def signed_by(self) -> str:
+        """Who signed, in one line: ``subject (issuer)`` for a certificate, ``key sha256:<hex of the
+        public key's DER>`` for a key."""
+        if self.identity is not None:
+            return f"{self.identity.subject} ({self.identity.issuer})"
+        if self.key is not None:
+            import hashlib
+
+            from sigward.keys.keytypes import public_key_der
+
+            return f"key sha256:{hashlib.sha256(public_key_der(self.key)).hexdigest()}"
+        return "unknown"
+
 
 @dataclass
 class AuthorityResult:
