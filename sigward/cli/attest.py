@@ -231,8 +231,7 @@ def run_attest_blob(args: argparse.Namespace) -> int:
     from sigward.errors import UsageError
     from sigward.fileio import write_atomic
     from sigward.formats import intoto
-    from sigward.oci import mediatypes as mt
-    from sigward.ops.attest import AttestOptions, attest_blob_statement, sign_legacy_envelope
+    from sigward.ops.attest import AttestOptions, attest_blob, attest_blob_statement
 
     if args.new_bundle_format and not args.bundle:
         raise UsageError("must specify --bundle with --new-bundle-format")
@@ -248,32 +247,27 @@ def run_attest_blob(args: argparse.Namespace) -> int:
             if len(digest_hex) != 64 or any(c not in "0123456789abcdef" for c in digest_hex):
                 raise UsageError("--hash must be a sha256 digest in hex")
         elif args.blob:
+            from sigward.cli.common import blob_source
             from sigward.ops.blob import hash_file
 
-            digest_hex = hash_file(args.blob, "sha256").hex()
+            digest_hex = hash_file(blob_source(args.blob), "sha256").hex()
         else:
             raise UsageError("attest-blob needs the FILE argument (or --hash)")
         name = os.path.basename(args.blob) if args.blob else ""
         opts = AttestOptions(type_name=args.type, predicate=read_input(args.predicate))
         _uri, statement = attest_blob_statement(opts, name, digest_hex)
     material = material_from_flags(args, load_key_signer(args))
+    signed = attest_blob(material, statement, bundle_format=args.new_bundle_format)
+    if signed.bundle is not None and args.bundle:
+        write_atomic(args.bundle, signed.bundle)
+        print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
     if args.new_bundle_format:
-        _env, bundle = material.sign_dsse(statement, mt.IN_TOTO)
-        write_atomic(args.bundle, bundle)
-        print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
         return 0
-    signed = sign_legacy_envelope(material, statement)
-    if args.bundle:
-        from sigward.formats import blobbundle
-
-        write_atomic(args.bundle, blobbundle.build(signed.data, cert_pem=material.verifier_pem(),
-                                                   rekor_bundle=signed.rekor_bundle))
-        print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
     if args.output_signature:
-        write_atomic(args.output_signature, signed.data)
+        write_atomic(args.output_signature, signed.envelope)
         print(f"Signature written in {args.output_signature}", file=sys.stderr)
     else:
-        sys.stdout.buffer.write(signed.data + b"\n")
+        sys.stdout.buffer.write(signed.envelope + b"\n")
     return 0
 
 
@@ -321,9 +315,10 @@ def _blob_artifact(args: argparse.Namespace) -> tuple[str, bytes] | None:
         m = re.fullmatch(r"(sha256|sha384|sha512):([0-9a-fA-F]+)", args.blob)
         if m and not os.path.exists(args.blob):
             return m.group(1), _hex(m.group(2))
+        from sigward.cli.common import blob_source
         from sigward.ops.blob import hash_file
 
-        return "sha256", hash_file(args.blob, "sha256")
+        return "sha256", hash_file(blob_source(args.blob), "sha256")
     if args.digest:
         return args.digest_alg, _hex(args.digest)
     raise UsageError("give the blob (FILE or sha256:<hex>) or --digest to check the statement's subject "

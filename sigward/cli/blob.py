@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
 
 
 def run_sign(args: argparse.Namespace) -> int:
-    from sigward.cli.common import password_fn
+    from sigward.cli.common import blob_source, password_fn
     from sigward.cli.sigstore_flags import material_from_flags
     from sigward.errors import UsageError
 
@@ -68,13 +68,14 @@ def run_sign(args: argparse.Namespace) -> int:
 
     if args.key:
         passwords = password_fn(confirm=False)
-        sig, signer = blob.load_and_sign_blob(args.blob, lambda: load_signer(args.key, passwords))
+        source = blob_source(args.blob)
+        sig, signer = blob.load_and_sign_blob(source, lambda: load_signer(args.key, passwords))
         material = material_from_flags(args, signer)
     else:
         material = material_from_flags(args, None)
-        sig = blob.sign_blob(args.blob, material.signer)
+        sig = blob.sign_blob(blob_source(args.blob), material.signer)
     if args.new_bundle_format:
-        write_atomic(args.bundle, material.digest_bundle(sig.digest, sig.hash_name, sig.signature))
+        write_atomic(args.bundle, blob.signature_bundle(sig, material))
         print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
         return 0
     import base64
@@ -94,7 +95,7 @@ def run_sign(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from sigward.cli.common import password_fn, read_input
+    from sigward.cli.common import blob_source, password_fn, read_input
     from sigward.cli.sigstore_flags import verification_policy
     from sigward.errors import UsageError
 
@@ -108,7 +109,7 @@ def run_verify(args: argparse.Namespace) -> int:
     if args.bundle:
         data = read_input(args.bundle)
         if bundle_fmt.is_bundle(data):
-            blob.verify_blob_bundle(args.blob, data, policy)
+            blob.verify_blob_bundle(blob_source(args.blob), data, policy)
         else:
             from sigward.formats import blobbundle
 
@@ -116,9 +117,10 @@ def run_verify(args: argparse.Namespace) -> int:
             sig_b64 = lb.base64_signature.encode()
             if args.signature:
                 sig_b64 = read_input(args.signature)
-            blob.verify_blob_signature(args.blob, sig_b64, policy, certificate_pem=cert_pem or lb.cert_pem,
-                                       rekor_bundle=lb.rekor_bundle)
+            blob.verify_blob_signature(blob_source(args.blob), sig_b64, policy,
+                                       certificate_pem=cert_pem or lb.cert_pem, rekor_bundle=lb.rekor_bundle)
     else:
-        blob.verify_blob_signature(args.blob, read_input(args.signature), policy, certificate_pem=cert_pem)
+        blob.verify_blob_signature(blob_source(args.blob), read_input(args.signature), policy,
+                                   certificate_pem=cert_pem)
     print("Verified OK", file=sys.stderr)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import Any, BinaryIO
 
 from sigward.cli.flags import add_go_bool
 
@@ -64,7 +64,7 @@ def password_fn(confirm: bool = False) -> Any:
     """
 
     def read(confirm_again: bool = confirm) -> bytes:
-        from sigward.keys.password import read_password
+        from sigward.cli.password import read_password
 
         return read_password(confirm=confirm_again)
 
@@ -81,6 +81,13 @@ def tag_warning(ref: Any, verb: str) -> str | None:
         "    digest (example.com/ubuntu@sha256:abc123...) rather than tag\n"
         "    (example.com/ubuntu:latest) for the input to sigward."
     )
+
+
+def blob_source(path: str) -> str | BinaryIO:
+    """What ops read a blob from: the path, or stdin for ``-`` (ops never touch stdin themselves)."""
+    import sys
+
+    return sys.stdin.buffer if path == "-" else path
 
 
 def read_input(path: str) -> bytes:

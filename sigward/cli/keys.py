@@ -76,10 +76,10 @@ def _generate(args: argparse.Namespace) -> int:
         raise UsageError("--output-key-prefix must not be empty")
     _confirm_overwrite(f"{args.output_key_prefix}.key", args.yes)
 
+    from sigward.cli.password import read_password
     from sigward.keys.algorithms import generate_private_key
     from sigward.keys.encrypted import encrypt_private_key
     from sigward.keys.keytypes import public_key_pem
-    from sigward.keys.password import read_password
 
     password = read_password(True)
     key = generate_private_key("ecdsa-sha2-256-nistp256")  # cosign always generates P-256 here
@@ -90,9 +90,9 @@ def _generate(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     if not args.output_key_prefix:
         raise UsageError("--output-key-prefix must not be empty")
+    from sigward.cli.password import read_password
     from sigward.keys.importing import import_key_pair, parse_import_key
     from sigward.keys.keyref import KeyRef
-    from sigward.keys.password import read_password
 
     raw = KeyRef("file", args.key, args.key).read()
     try:
@@ -110,8 +110,8 @@ def _public_key(args: argparse.Namespace) -> int:
         raise KeyFileError("hardware security keys (--sk) are not supported yet")
     if not args.key:
         raise UsageError("--key is required")
+    from sigward.cli.password import read_password
     from sigward.keys.keytypes import public_key_pem
-    from sigward.keys.password import read_password
     from sigward.keys.providers import load_signer
 
     data = public_key_pem(load_signer(args.key, read_password).public_key)

@@ -160,6 +160,8 @@ def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None
         auth_flow=args.fulcio_auth_flow or None,
         skip_confirmation=args.yes,
         interactive=tty,
+        confirm=None if args.yes or not tty else _confirm,
+        notify=_notify,
     )
     return KeylessOptions(
         identity=identity,
@@ -174,10 +176,13 @@ def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None
     )
 
 
-def _confirm(notice: str) -> bool:
-    print(notice, file=sys.stderr)
-    print("Are you sure you would like to continue? [y/N] ", end="", file=sys.stderr, flush=True)
+def _confirm(prompt: str) -> bool:
+    print(prompt, end="", file=sys.stderr, flush=True)
     return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _notify(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def material_from_flags(args: argparse.Namespace, signer: Signer | None) -> SigningMaterial:

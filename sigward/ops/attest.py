@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from sigward.ops.verify import VerifyOptions
     from sigward.sigstore.pipeline import Format, VerifiedSignature
     from sigward.sigstore.policy import Policy
+    from sigward.sigstore.signing import SigningMaterial
 
 # cosign's experimental OCI 1.1 attachment types (internal/pkg/oci/remote/remote.go).
 SBOM_ARTIFACT_TYPE = "application/vnd.dev.cosign.artifact.sbom.v1+json"
@@ -238,6 +239,28 @@ def verify_attestations(
 
 def attest_blob_statement(opts: AttestOptions, name: str, digest_hex: str) -> tuple[str, bytes]:
     return statement_for(opts, name, digest_hex)
+
+
+@dataclass
+class BlobAttestation:
+    """A signed statement about a blob: the DSSE envelope JSON, and the bundle to write (a Sigstore v0.3
+    bundle, or in the legacy format cosign's LocalSignedPayload with certificate and Rekor bundle)."""
+
+    envelope: bytes
+    bundle: bytes | None
+
+
+def attest_blob(material: SigningMaterial, statement: bytes, *,
+                bundle_format: bool = True) -> BlobAttestation:
+    """Sign ``statement`` (logged and timestamped as ``material`` says) in the format asked for."""
+    if bundle_format:
+        env, bundle = material.sign_dsse(statement, mt.IN_TOTO)
+        return BlobAttestation(dsse.marshal(env), bundle)
+    from sigward.formats import blobbundle
+
+    signed = sign_legacy_envelope(material, statement)
+    legacy = blobbundle.build(signed.data, cert_pem=material.verifier_pem(), rekor_bundle=signed.rekor_bundle)
+    return BlobAttestation(signed.data, legacy)
 
 
 def verify_blob_attestation(

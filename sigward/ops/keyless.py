@@ -49,7 +49,8 @@ class KeylessOptions:
     timestamp_urls: list[str] = field(default_factory=list)
     tlog_upload: bool = True
     use_signing_config: bool = True
-    # Asked (with PUBLIC_GOOD_NOTICE) before a key's signature goes to a public log; None: no question.
+    # Shown PUBLIC_GOOD_NOTICE and a y/N question before a key's signature goes to a public log;
+    # None: no question.
     confirm: Callable[[str], bool] | None = None
 
 
@@ -70,18 +71,17 @@ def _services(opts: KeylessOptions) -> Services:
 
     explicit = bool(opts.fulcio_url or opts.rekor_url or opts.timestamp_urls)
     if explicit and opts.signing_config:
-        raise UsageError("--signing-config cannot be combined with --fulcio-url, --rekor-url or "
-                         "--timestamp-server-url")
+        raise UsageError("signing_config cannot be combined with fulcio_url, rekor_url or timestamp_urls")
     if opts.signing_config and not opts.tlog_upload:
-        raise UsageError("--signing-config cannot be combined with --tlog-upload=false")
+        raise UsageError("signing_config cannot be combined with tlog_upload=False")
     if explicit or not opts.use_signing_config:
         root = load_trust(opts.trusted_root)[0] if opts.trusted_root else None
         rekor = (opts.rekor_url or "https://rekor.sigstore.dev", opts.rekor_version or 1)
         return root, opts.fulcio_url or "https://fulcio.sigstore.dev", rekor, list(opts.timestamp_urls)
     root, cfg = load_trust(opts.trusted_root, opts.signing_config, staging=opts.staging)
     if cfg is None:
-        raise UsageError("--trusted-root for a private instance needs --signing-config (or --fulcio-url and "
-                         "--rekor-url) to know where to sign")
+        raise UsageError("a private instance's trusted_root needs a signing_config (or fulcio_url and "
+                         "rekor_url) to know where to sign")
     fulcio = cfg.fulcio()
     rekor_svc = cfg.rekor(version=opts.rekor_version)
     if rekor_svc is None and opts.tlog_upload:
@@ -107,7 +107,7 @@ def signing_material(signer: Signer | None, opts: KeylessOptions) -> SigningMate
     # A key signer is asked here; keyless signing asks in the identity-token flow, once.
     public_log = client is not None and "sigstore.dev" in client.url
     ask = opts.confirm if signer is not None and public_log else None
-    if ask is not None and not ask(PUBLIC_GOOD_NOTICE):
+    if ask is not None and not ask(f"{PUBLIC_GOOD_NOTICE}\nAre you sure you would like to continue? [y/N] "):
         from sigward.errors import SigwardError
 
         raise SigwardError("signing declined: nothing was uploaded")
@@ -121,7 +121,7 @@ def signing_material(signer: Signer | None, opts: KeylessOptions) -> SigningMate
         from sigward.sigstore.oidc import IdentityOptions, get_identity_token
 
         if not fulcio_url:
-            raise UsageError("no Fulcio URL: pass --fulcio-url or a --signing-config with a CA")
+            raise UsageError("no Fulcio URL: give fulcio_url or a signing_config with a CA")
         token = get_identity_token(opts.identity or IdentityOptions())
         signer = LocalSigner(ec.generate_private_key(ec.SECP256R1()))
         chain = fulcio.request_certificate(fulcio_url, token, signer)

@@ -89,7 +89,7 @@ def sign_image(
     material = as_material(signer)
     dest = attach_store or store
     if not opts.upload and opts.new_bundle_format and on_bundle is None:
-        raise UsageError("--upload=false with the new bundle format needs --bundle FILE")
+        raise UsageError("a bundle-format signature that is not uploaded needs on_bundle to keep it")
     results = []
     for desc in targets(store, identifier, opts.recursive):
         if opts.new_bundle_format:

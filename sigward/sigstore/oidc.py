@@ -21,7 +21,6 @@ import binascii
 import json
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -221,11 +220,8 @@ class IdentityToken:
 
 # --- options and the source order -------------------------------------------------------------------------
 
-def _stdin_is_tty() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (ValueError, OSError):
-        return False
+def _discard(message: str) -> None:
+    return None
 
 
 def _open_in_browser(url: str) -> bool:
@@ -247,9 +243,10 @@ class IdentityOptions:
     disable_ambient: bool = False                 # --oidc-disable-ambient-providers
     auth_flow: str | None = None                  # --fulcio-auth-flow (one of AUTH_FLOWS)
     skip_confirmation: bool = False               # --yes
-    interactive: bool = field(default_factory=_stdin_is_tty)  # a person at a terminal can log in
+    interactive: bool = False                     # a person at a terminal can log in (the CLI decides)
     open_browser: Callable[[str], bool] = _open_in_browser
-    confirm: Callable[[str], bool] | None = None  # asks the privacy question; None: read a line from stdin
+    confirm: Callable[[str], bool] | None = None  # asks the privacy question; None: nobody to ask (refused)
+    notify: Callable[[str], None] = _discard      # messages for the person logging in (the CLI: stderr)
     sleep: Callable[[float], None] = time.sleep   # between device-flow polls
     filesystem_token_path: str = FILESYSTEM_TOKEN_PATH
     callback_timeout: float = 120.0               # seconds to wait for the browser's redirect
@@ -399,20 +396,13 @@ def _ambient(name: str | None, env: Mapping[str, str], audience: str) -> str | N
 
 def _confirm_privacy(opts: IdentityOptions) -> None:
     """Before an interactive login, as cosign does: the identity becomes public, forever."""
-    print(PRIVACY_NOTICE, file=sys.stderr)
+    opts.notify(PRIVACY_NOTICE)
     if opts.skip_confirmation:
         return
     question = "Are you sure you would like to continue? [y/N] "
-    ask = opts.confirm or _ask_on_stdin
-    if not ask(question):
+    if opts.confirm is None or not opts.confirm(question):
         raise IdentityError("stopped before logging in: the question was not answered with 'y' "
                             "(pass --yes to skip it)")
-
-
-def _ask_on_stdin(question: str) -> bool:
-    print(question, end="", file=sys.stderr, flush=True)
-    answer = sys.stdin.readline()
-    return answer.strip().lower() in ("y", "yes")
 
 
 # --- the OAuth flows --------------------------------------------------------------------------------------
@@ -570,13 +560,13 @@ def _browser_flow(opts: IdentityOptions, disc: _Discovery, http: httpx.Client,
         sep = "&" if "?" in disc.authorization_endpoint else "?"
         url = disc.authorization_endpoint + sep + urllib.parse.urlencode(params)
         # Printed first, so the login works when no browser opens (a headless session, a remote shell).
-        print(f"Your browser will now be opened to:\n{url}", file=sys.stderr, flush=True)
+        opts.notify(f"Your browser will now be opened to:\n{url}")
         try:
             opened = bool(opts.open_browser(url))
         except Exception:  # webbrowser.Error, or a broken browser command
             opened = False
         if not opened and not listener.done.is_set() and disc.device_authorization_endpoint:
-            print("No browser could be opened; using the device flow instead.", file=sys.stderr)
+            opts.notify("No browser could be opened; using the device flow instead.")
             return _device_flow(opts, disc, http, secret), None
         code = listener.wait(opts.callback_timeout)
         redirect_uri = listener.redirect_uri
@@ -614,11 +604,11 @@ def _device_flow(opts: IdentityOptions, disc: _Discovery, http: httpx.Client, se
     expires_in = expires_in if isinstance(expires_in, int) and expires_in > 0 else 600
     interval = body.get("interval")
     interval = interval if isinstance(interval, int) and interval >= 0 else 5
-    print(f"Enter the verification code {user_code} in your browser at: {uri}", file=sys.stderr)
+    opts.notify(f"Enter the verification code {user_code} in your browser at: {uri}")
     complete = body.get("verification_uri_complete")
     if isinstance(complete, str) and complete:
-        print(f"(or open {complete}, which carries the code)", file=sys.stderr)
-    print(f"Code will be valid for {expires_in} seconds", file=sys.stderr, flush=True)
+        opts.notify(f"(or open {complete}, which carries the code)")
+    opts.notify(f"Code will be valid for {expires_in} seconds")
 
     deadline = time.monotonic() + expires_in
     poll = _with_secret({"grant_type": DEVICE_GRANT, "device_code": device_code,
@@ -627,7 +617,7 @@ def _device_flow(opts: IdentityOptions, disc: _Discovery, http: httpx.Client, se
         status, body = _post_form(http, disc.token_endpoint, poll, "token")
         raw = _token_from(body, allow_access_token=True) if status == 200 else None
         if raw is not None:
-            print("Token received!", file=sys.stderr)
+            opts.notify("Token received!")
             return raw
         error = body.get("error")
         if error == "authorization_pending":

@@ -277,21 +277,13 @@ def check(candidate: Candidate, authority: KeyAuthority | KeylessAuthority, targ
     return _check_legacy(candidate, authority, target, expect)
 
 
-def _attempts(authority: KeyAuthority | KeylessAuthority) -> list[object]:
-    """The keys to try (a key authority), or a single keyless attempt (None)."""
-    return list(authority.keys) if isinstance(authority, KeyAuthority) else [None]
-
-
 def _crypto(authority: KeyAuthority | KeylessAuthority, run: _Run) -> tuple[Verified, PublicKey | None]:
     """Run the Sigstore checks with each key of a key authority (first success wins; with none, the
     first key's failure is the error), or once keylessly with the authority's identities."""
-    from sigward.keys.interfaces import Verifier
-
     if isinstance(authority, KeylessAuthority):
         return run(None, authority.root, authority.identities, authority.checks), None
     first: VerificationError | None = None
     for key in authority.keys:
-        assert isinstance(key, Verifier)
         try:
             return run(key, authority.root, (), authority.checks), key.public_key
         except VerificationError as e:

@@ -174,6 +174,6 @@ class SigningMaterial:
         if entries:
             if entries[0].signed_entry_timestamp is None:
                 raise SigwardError("the legacy format needs a Rekor v1 log (its entries carry the SET the "
-                                   "annotation holds); use --new-bundle-format or a v1 log")
+                                   "annotation holds); use the bundle format or a v1 log")
             extra["rekor_bundle_json"] = rekorbundle.from_tlog_entry(entries[0])
         return extra

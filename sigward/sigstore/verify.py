@@ -76,14 +76,14 @@ def verify_bundle(
     check_stamps = bool(b.rfc3161_timestamps) and (cert is not None or opts.use_signed_timestamps)
     needs_root = not opts.ignore_tlog or cert is not None or check_stamps
     if needs_root and root is None:
-        raise VerificationError("no trusted root to verify against (pass --trusted-root)")
+        raise VerificationError("no trusted root to verify against (give it a trusted root)")
     times: list[datetime] = []
     entries: list[TlogEntry] = []
     if not opts.ignore_tlog:
         assert root is not None
         if not b.tlog_entries:
             raise VerificationError("transparency log: the bundle has no log entry "
-                                    "(pass --insecure-ignore-tlog=true to skip this check)")
+                                    "(Checks.ignore_tlog skips this check)")
         errors = []
         for e in b.tlog_entries:
             try:
@@ -102,7 +102,7 @@ def verify_bundle(
         for ts in b.rfc3161_timestamps:
             times.append(_timestamp(root, ts, sig))
     if opts.use_signed_timestamps and not b.rfc3161_timestamps:
-        raise VerificationError("timestamp: --use-signed-timestamps needs an RFC 3161 timestamp in the "
+        raise VerificationError("timestamp: Checks.use_signed_timestamps needs an RFC 3161 timestamp in the "
                                 "bundle")
 
     identity, matched = None, None
@@ -180,12 +180,12 @@ def verify_legacy(
             root.timestamp_authorities or opts.use_signed_timestamps):
         times.append(_timestamp(root, timestamp, stamped))
     elif opts.use_signed_timestamps:
-        raise VerificationError("timestamp: --use-signed-timestamps needs an RFC 3161 timestamp on the "
+        raise VerificationError("timestamp: Checks.use_signed_timestamps needs an RFC 3161 timestamp on the "
                                 "signature")
     if not opts.ignore_tlog:
         if rekor_bundle is None:
             raise VerificationError("transparency log: the signature has no Rekor bundle to verify offline "
-                                    "(pass --insecure-ignore-tlog=true to skip this check)")
+                                    "(Checks.ignore_tlog skips this check)")
         if root is None:
             raise VerificationError("no trusted root to verify the transparency log entry against")
         from sigward.sigstore import tlog
@@ -206,7 +206,8 @@ def verify_legacy(
     identity, matched = None, None
     if cert is not None:
         if root is None:
-            raise VerificationError("no trusted root to verify the certificate against (pass --trusted-root)")
+            raise VerificationError("no trusted root to verify the certificate against "
+                                    "(give it a trusted root)")
         identity, matched = check_certificate(cert, root, times, opts, identities)
     return Verified(identity, cert, times, [], matched)
 
@@ -280,7 +281,8 @@ def _signing_key(b: Bundle, key: Any | None) -> tuple[Any, Any | None]:
             raise VerificationError("the bundle's certificate key is not the specified public key")
         return key, cert
     if cert is None:
-        raise VerificationError("the bundle is signed with a key, not a certificate: verify it with --key")
+        raise VerificationError("the bundle is signed with a key, not a certificate: "
+                                "verify it with a key authority")
     try:
         return Verifier(cert.public_key()), cert
     except Exception as e:
