@@ -222,25 +222,15 @@ def _layout_image(tag: str, opts: PhaseOptions, stores: list[Any],
     store = LayoutStore(path)
     stores.append(store)
     try:
-        entries = _index_entries(path)
-        if len(entries) != 1:
-            raise PhaseError(f"{path}: expected the exporter's one image in the layout, found {len(entries)}")
-        return name, store, store.resolve(entries[0])
+        # The exporter names its image in index.json by the tag (org.opencontainers.image.ref.name) or, for
+        # a digest reference, lays it out under sha256/<hex>; signatures added later do not change that.
+        head, last = os.path.split(os.path.normpath(path))
+        ident = f"sha256:{last}" if os.path.basename(head) == "sha256" else last
+        return name, store, store.resolve(ident)
     except SigwardError as e:
         if isinstance(e, PhaseError):
             raise
         raise PhaseError(f"cannot read {path}: {e}; nothing was signed") from e
-
-
-def _index_entries(path: str) -> list[str]:
-    import json
-
-    try:
-        with open(os.path.join(path, "index.json"), "rb") as f:
-            idx = json.load(f)
-        return [m["digest"] for m in idx.get("manifests", [])]
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
-        raise PhaseError(f"{path}: not an OCI image layout ({e})")
 
 
 def _wants_sbom(cosign: CosignConfig) -> bool:
