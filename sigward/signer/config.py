@@ -88,11 +88,12 @@ def _typed(table: dict[str, Any], key: str, kind: type, path: str, where: str) -
         return None
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         at = f"{where}." if where else ""
-        raise InputError(f"{path}: {at}{key} must be a {_KIND_NAMES[kind]}, got {value!r}")
+        raise InputError(f"{path}: {at}{key} must be {_KIND_NAMES[kind]}, got {value!r}")
     return value
 
 
-_KIND_NAMES = {str: "string", bool: "boolean (true or false)", int: "integer", list: "list", dict: "table"}
+_KIND_NAMES = {str: "a string", bool: "a boolean (true or false)", int: "an integer", list: "a list",
+               dict: "a table"}
 
 
 def parse_report(text: str, path: str = "report.toml") -> Report:

@@ -106,6 +106,8 @@ def _load_keys(configs: list[SignConfig], opts: PhaseOptions) -> dict[int, Any]:
             keys[cfg.index] = None
             continue
         assert cfg.key is not None
+        if ":" not in cfg.key and not os.path.exists(cfg.key):  # a file path (not env://, KMS, pkcs11:)
+            raise InputError(f"{opts.cosign_path}: {cfg.label}.key: no such key file {cfg.key}")
         password = _password_fn(cfg, opts)
         try:
             keys[cfg.index] = actions.load_key(cfg.key, password)

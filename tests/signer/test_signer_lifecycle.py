@@ -14,17 +14,20 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.fixtures.gotools import go_tool
 from tests.fixtures.images import push_image
+from tests.fixtures.jwt_tokens import GITHUB_ISSUER, GITHUB_WORKFLOW_REF
 from tests.fixtures.registries import RegistryServer, start_registry
 from tests.signer.buildpacks import CDX, SPDX, Export, export, lay_out, run_exporter, sigward
 
 NOTLOG = "--insecure-ignore-tlog=true"
 ANNOTATIONS = {"io.buildpacks.build.id": "build-42", "team": "payments"}
+IDENTITY = f"https://github.com/{GITHUB_WORKFLOW_REF}"
 
 
 @pytest.fixture(scope="module")
@@ -289,3 +292,28 @@ def test_layout_export_signed_in_the_layout(registry: RegistryServer, tmp_path: 
     assert v.returncode == 0, v.stderr
     a = sigward("verify-attestation", "--key", f"{keys['k1']}.pub", NOTLOG, "--type", "cyclonedx", image)
     assert a.returncode == 0, a.stderr
+
+
+# -- keyless (an extension: a CI build has an identity token, not a key) -------------------------------------
+
+
+def test_keyless_config(registry: RegistryServer, unique_repo: str, tmp_path: Path,
+                        sigstore_stack: Any) -> None:
+    """Fulcio certificate + Rekor entry from the local Sigstore stack; identity token from a file."""
+    exp = export(registry, tmp_path / "build", unique_repo, ("v1",))
+    token = tmp_path / "token"
+    token.write_text(sigstore_stack.minter.mint_github())
+    config = cosign_toml(tmp_path / "cosign.toml", [{
+        "identity-token": str(token), "signing-config": str(sigstore_stack.signing_config),
+        "trusted-root": str(sigstore_stack.trusted_root)}])
+    p = run_signer(exp, config, "-insecure-registry", registry.host)
+    assert p.returncode == 0, p.stderr
+    who = ["--trusted-root", str(sigstore_stack.trusted_root), "--certificate-identity", IDENTITY,
+           "--certificate-oidc-issuer", GITHUB_ISSUER, "--allow-http-registry"]
+    v = sigward("verify", *who, "-a", "team=payments", exp.by_digest)
+    assert v.returncode == 0, v.stderr
+    a = sigward("verify-attestation", *who, "--type", "cyclonedx", exp.by_digest)
+    assert a.returncode == 0, a.stderr
+    v = sigward("verify", *who[:2], "--certificate-identity", "https://github.com/evil/x",
+                "--certificate-oidc-issuer", GITHUB_ISSUER, exp.by_digest)
+    assert v.returncode != 0
