@@ -171,7 +171,7 @@ def _run(args: argparse.Namespace) -> int:
 
     insecure = set(args.insecure)
     insecure.update(h.strip() for h in os.environ.get("CNB_INSECURE_REGISTRIES", "").split(",") if h.strip())
-    auth = _registry_auth(os.environ.get("CNB_REGISTRY_AUTH"))
+    keychain = _keychain()
     password = os.environ.get("COSIGN_PASSWORD")
     show = LOG_LEVELS[LOG_LEVELS.index(level):]
 
@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     opts = PhaseOptions(
         cosign_path=args.cosign_config, report_path=report_path,
         layout_dir=layout_dir if use_layout else None,
-        store_options=lambda host: _store_options(host, insecure, auth),
+        store_options=lambda host: _store_options(host, insecure, keychain),
         default_password=password.encode() if password is not None else None,
         on_event=on_event,
     )
@@ -206,44 +206,23 @@ def _read(path: str, flag: str) -> str:
         raise InputError(f"{flag} {path}: {getattr(e, 'strerror', None) or e}")
 
 
-def _registry_auth(raw: str | None) -> dict[str, tuple[str, str]]:
-    """``CNB_REGISTRY_AUTH`` (lifecycle keychain): ``{"host": "Basic <b64 user:pw>" | "Bearer <tok>"}``."""
-    import base64
-    import json
-
+def _keychain() -> Any:
+    """``CNB_REGISTRY_AUTH`` first (the lifecycle's keychain), then docker's config and its helpers."""
+    from sigward.errors import AuthError
+    from sigward.oci.registry.keychain import DockerConfigKeychain, EnvKeychain, MultiKeychain
     from sigward.signer.config import InputError
 
-    if not raw:
-        return {}
     try:
-        obj = json.loads(raw)
-        if not isinstance(obj, dict):
-            raise ValueError("not a JSON object")
-        out = {}
-        for host, value in obj.items():
-            scheme, _, cred = str(value).partition(" ")
-            if scheme.lower() == "basic":
-                user, _, pw = base64.b64decode(cred.strip()).decode().partition(":")
-                out[host] = ("basic", f"{user}:{pw}")
-            elif scheme.lower() == "bearer":
-                out[host] = ("bearer", cred.strip())
-            else:
-                raise ValueError(f"{host}: expected 'Basic …' or 'Bearer …'")
-        return out
-    except (ValueError, UnicodeDecodeError) as e:
-        raise InputError(f"CNB_REGISTRY_AUTH: {e}")
+        return MultiKeychain(EnvKeychain.from_env(), DockerConfigKeychain())
+    except AuthError as e:
+        raise InputError(str(e))
 
 
-def _store_options(host: str, insecure: set[str], auth: dict[str, tuple[str, str]]) -> Any:
+def _store_options(host: str, insecure: set[str], keychain: Any) -> Any:
     from sigward.oci.store import StoreOptions
 
-    opts = StoreOptions(allow_http_registry=host in insecure, allow_insecure_registry=host in insecure)
-    kind, cred = auth.get(host, ("", ""))
-    if kind == "basic":
-        opts.username, _, opts.password = cred.partition(":")
-    elif kind == "bearer":
-        opts.registry_token = cred
-    return opts
+    return StoreOptions(allow_http_registry=host in insecure, allow_insecure_registry=host in insecure,
+                        keychain=keychain)
 
 
 # -- `sigward signer`: listed in sigward's help; sigward.cli.main hands the arguments over unparsed --------

@@ -105,14 +105,14 @@ def push_run_image(registry: object, repo: str = "buildpacks/run") -> str:
 
 
 def export(registry: object, workdir: Path, repo: str, tags: tuple[str, ...] = ("v1", "latest"), *,
-           sboms: bool = True) -> Export:
+           sboms: bool = True, env: dict[str, str] | None = None) -> Export:
     host = registry.host  # type: ignore[attr-defined]
     run = push_run_image(registry)
     workdir.mkdir(parents=True, exist_ok=True)
     layers = lay_out(workdir, f"{host}/buildpacks/run@{run}", f"{host}/buildpacks/run:v1", sboms=sboms)
     report = workdir / "report.toml"
     images = [f"{host}/{repo}:{t}" for t in tags]
-    p = run_exporter(workdir, layers, report, images, ["-insecure-registry", host])
+    p = run_exporter(workdir, layers, report, images, ["-insecure-registry", host], env=env)
     import tomllib
 
     doc = tomllib.loads(report.read_text())

@@ -317,3 +317,25 @@ def test_keyless_config(registry: RegistryServer, unique_repo: str, tmp_path: Pa
     v = sigward("verify", *who[:2], "--certificate-identity", "https://github.com/evil/x",
                 "--certificate-oidc-issuer", GITHUB_ISSUER, exp.by_digest)
     assert v.returncode != 0
+
+
+def test_credentials_from_cnb_registry_auth(tls_registry: RegistryServer, unique_repo: str, tmp_path: Path,
+                                            keys: dict[str, Path]) -> None:
+    """A registry with TLS and basic auth: the exporter and the signer both take CNB_REGISTRY_AUTH."""
+    import base64
+
+    reg = tls_registry
+    basic = base64.b64encode(f"{reg.username}:{reg.password}".encode()).decode()
+    auth = {"CNB_REGISTRY_AUTH": json.dumps({reg.host: f"Basic {basic}"}),
+            "DOCKER_CONFIG": str(tmp_path / "no-docker-config")}
+    exp = export(reg, tmp_path / "build", unique_repo, ("v1",), env=auth)
+    config = cosign_toml(tmp_path / "cosign.toml", [key_config(keys, "k1")])
+    # -insecure-registry: the test CA is not in the system store (the lifecycle's meaning: skip TLS checks)
+    p = run_signer(exp, config, "-insecure-registry", reg.host, env={"DOCKER_CONFIG": auth["DOCKER_CONFIG"]})
+    assert p.returncode == 112 and "cannot read" in p.stderr and "nothing was signed" in p.stderr
+    p = run_signer(exp, config, "-insecure-registry", reg.host, env=auth)
+    assert p.returncode == 0, p.stderr
+    v = sigward("verify", "--key", f"{keys['k1']}.pub", NOTLOG, "--registry-username", str(reg.username),
+                "--registry-password", str(reg.password), "--registry-cacert", str(reg.ca_file),
+                exp.by_digest)
+    assert v.returncode == 0, v.stderr
