@@ -81,6 +81,18 @@ class LayoutStore(Store):
         if not isinstance(version, str) or not version.startswith("1."):
             raise StoreError(f"{self.name}: unsupported {LAYOUT_FILE} imageLayoutVersion {version!r}")
 
+    def check_writable(self) -> None:
+        """A layout (or the empty/missing directory one would be created in) this process may write."""
+        if self.path.is_dir() and (self.path / LAYOUT_FILE).exists():
+            self._check_layout()
+        elif self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise StoreError(f"{self.name}: not an OCI image layout (no {LAYOUT_FILE} file) and not empty")
+        probe = self.path
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise StoreError(f"{self.name}: {probe} is not writable")
+
     def _ensure_layout(self) -> None:
         """Before a write: create the layout if the directory is missing or empty, else require one."""
         if self.path.is_dir() and (self.path / LAYOUT_FILE).exists():
