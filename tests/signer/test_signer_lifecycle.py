@@ -339,3 +339,25 @@ def test_credentials_from_cnb_registry_auth(tls_registry: RegistryServer, unique
                 "--registry-password", str(reg.password), "--registry-cacert", str(reg.ca_file),
                 exp.by_digest)
     assert v.returncode == 0, v.stderr
+
+
+def test_phase_is_a_library_operation(registry: RegistryServer, unique_repo: str, tmp_path: Path,
+                                      keys: dict[str, Path], capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_phase prints nothing and reads no environment: progress comes back as events, results as values."""
+    from sigward.signer.config import parse_cosign_config, parse_report
+    from sigward.signer.phase import PhaseOptions, run_phase
+
+    exp = export(registry, tmp_path / "build", unique_repo, ("v1",))
+    cfg = parse_cosign_config(cosign_toml(tmp_path / "cosign.toml", [
+        {"key": f"{keys['k2']}.key", "tlog-upload": False, "export-sbom": "attachment"}]).read_text())
+    monkeypatch.setenv("COSIGN_PASSWORD", "not-this-one")  # ignored: the password comes in through options
+    events: list[tuple[str, str]] = []
+    result = run_phase(parse_report(exp.report.read_text()), cfg, PhaseOptions(
+        default_password=b"second-pw", on_event=lambda level, msg: events.append((level, msg))))
+    assert capsys.readouterr() == ("", "")
+    assert [(w.kind, w.subject) for w in result.written][:2] == [
+        ("signature", exp.by_digest), ("attachment", exp.by_digest)]
+    assert [f.path for f in result.sboms] == [
+        "example_hello/sbom.syft.json", "example_hello/web/sbom.cdx.json", "example_hello/web/sbom.spdx.json"]
+    assert any(level == "info" and msg.startswith(f"Signed {exp.by_digest}") for level, msg in events)
