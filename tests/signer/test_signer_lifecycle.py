@@ -361,3 +361,19 @@ def test_phase_is_a_library_operation(registry: RegistryServer, unique_repo: str
     assert [f.path for f in result.sboms] == [
         "example_hello/sbom.syft.json", "example_hello/web/sbom.cdx.json", "example_hello/web/sbom.spdx.json"]
     assert any(level == "info" and msg.startswith(f"Signed {exp.by_digest}") for level, msg in events)
+
+
+def test_keyless_without_a_token_refused_nothing_signed(registry: RegistryServer, unique_repo: str,
+                                                        tmp_path: Path, sigstore_stack: Any) -> None:
+    exp = export(registry, tmp_path / "build", unique_repo, ("v1",))
+    config = cosign_toml(tmp_path / "cosign.toml", [{
+        "signing-config": str(sigstore_stack.signing_config),
+        "trusted-root": str(sigstore_stack.trusted_root)}])
+    # no token anywhere: a bare environment (no SIGSTORE_ID_TOKEN, no CI ambient credentials)
+    bare = {k: os.environ[k] for k in ("PATH", "HOME", "PYTHONPATH", "TMPDIR") if k in os.environ}
+    p = subprocess.run([sys.executable, "-m", "sigward", "signer", "-report", str(exp.report),
+                        "-cosign-config", str(config)], capture_output=True, text=True, env=bare)
+    assert p.returncode == 112, p.stderr
+    assert p.stderr.startswith(f"Error: {config}: configs[1]: no identity token for keyless signing: set "
+                               "identity-token")
+    assert tags(registry, unique_repo) == {"v1"}
