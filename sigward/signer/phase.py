@@ -118,8 +118,7 @@ def _load_keys(configs: list[SignConfig], opts: PhaseOptions) -> dict[int, Any]:
 
 def _password_fn(cfg: SignConfig, opts: PhaseOptions) -> Callable[[bool], bytes]:
     if cfg.password is None:
-        default = opts.default_password if opts.default_password is not None else b""
-        return _constant(default)
+        return _constant(opts.default_password if opts.default_password is not None else b"")
     try:
         with open(cfg.password, "rb") as f:
             data = f.read()
@@ -132,6 +131,8 @@ def _password_fn(cfg: SignConfig, opts: PhaseOptions) -> Callable[[bool], bytes]
 
 
 def _constant(password: bytes) -> Callable[[bool], bytes]:
+    """A password callback (``confirm`` is irrelevant: the phase never creates keys, never prompts)."""
+
     def read(_confirm: bool = False) -> bytes:
         return password
 
