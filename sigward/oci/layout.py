@@ -12,8 +12,8 @@ against their digest while they are written, so a wrong or interrupted stream ne
 other's entries.
 
 Referrers: cosign's ``save`` writes referrer manifests into ``blobs/`` without listing them in index.json
-(cosign-wire-formats.md §5.4) and cosign's own reader scans the blob directory; we do the same, besides
-looking at index.json entries (where our own ``put_manifest`` records them).
+(cosign-wire-formats.md §5.4) and cosign's own reader scans the blob directory; we do the same, once per
+store, and keep the result as an index refreshed on every change (``layout_referrers.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from sigward import gojson
 from sigward.errors import DigestMismatchError, InvalidManifestError, NotFoundError, StoreError
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
+from sigward.oci.layout_referrers import ReferrersIndex
 from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
 from sigward.oci.reference import LayoutReference, validate_tag
 from sigward.oci.store import ProgressFn, Store
@@ -50,6 +51,7 @@ class LayoutStore(Store):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._display = os.fspath(path)
         self.path = Path(path)
+        self._referrers: ReferrersIndex | None = None
 
     # -- identity -----------------------------------------------------------------------------------
 
@@ -223,48 +225,17 @@ class LayoutStore(Store):
     def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
         self._check_layout()
         _digest.validate_digest(digest)
-        seen: dict[str, Descriptor] = {}
-        candidates: list[tuple[str, int, str | None]] = []
-        for e in self._read_index():
-            if e.get("mediaType") in mt.IMAGE_MANIFEST_TYPES:
-                candidates.append((e["digest"], e["size"], e["mediaType"]))
-        candidates.extend(self._scan_blobs())
-        for dig, size, media_type in candidates:
-            if dig in seen or dig == digest:
-                continue
-            m = self._maybe_manifest(dig, size, media_type)
-            if m is None or m.is_index:
-                continue
-            subject = m.subject
-            if subject is not None and subject.digest == digest:
-                seen[dig] = m.referrer_descriptor()
-        out = sorted(seen.values(), key=lambda d: d.digest)
+        out = self.referrers_index.lookup(digest)
         if artifact_type:
             out = [d for d in out if d.artifact_type == artifact_type]
         return out
 
-    def _scan_blobs(self) -> Iterator[tuple[str, int, str | None]]:
-        """Blob files small enough to be a manifest and starting with ``{``: referrer candidates."""
-        blobs = self.path / "blobs"
-        try:
-            alg_dirs = sorted(p for p in blobs.iterdir() if p.is_dir())
-        except OSError:
-            return
-        for alg_dir in alg_dirs:
-            for p in sorted(alg_dir.iterdir()):
-                dig = f"{alg_dir.name}:{p.name}"
-                if not _digest.is_digest(dig):
-                    continue  # unknown files are tolerated
-                try:
-                    size = p.stat().st_size
-                    if size > MAX_MANIFEST_SIZE or size < 2:
-                        continue
-                    with open(p, "rb") as f:
-                        if f.read(1) != b"{":
-                            continue
-                except OSError:
-                    continue
-                yield dig, size, None
+    @property
+    def referrers_index(self) -> ReferrersIndex:
+        """Built on first use, refreshed incrementally (see ``layout_referrers``)."""
+        if self._referrers is None:
+            self._referrers = ReferrersIndex(self.path, self._maybe_manifest)
+        return self._referrers
 
     def _maybe_manifest(self, dig: str, size: int, media_type: str | None) -> Manifest | None:
         """A blob as a manifest, or None when it is not one (or is corrupt: never trusted)."""
