@@ -98,7 +98,17 @@ def _build(modules: list[str]) -> tuple[Parser, set[str]]:
     return parser, set(sub.choices)
 
 
+# Modules the CLI never uses but that httpx/httpcore import when they happen to be installed: trio (its
+# import runs `ldconfig` in a subprocess) and httpx's own command line (click, rich, pygments). Blocking
+# them saves tens of milliseconds per registry command; it is done only when main() runs as the process's
+# entry point (argv from sys.argv), never in the library or when embedded, whose users may want them.
+_NEVER_IMPORTED = ("trio", "httpx._main")
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        for name in _NEVER_IMPORTED:
+            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     args_in = list(sys.argv[1:] if argv is None else argv)
     try:
         first = args_in[0] if args_in and not args_in[0].startswith("-") else None
