@@ -100,6 +100,23 @@ def sigward_copy(src: str, dst: str) -> None:
 
 # -- the measurement ---------------------------------------------------------------------------------
 
+TIME = shutil.which("time") or "/usr/bin/time"
+
+
+def run_measured(cmd: list[str]) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB) of one command. The RSS comes from GNU time, which forks from its
+    own small process: ``wait4`` on a child of this (large) Python would report at least our own RSS,
+    because the child's peak includes the address space it shared before ``exec``."""
+    with tempfile.NamedTemporaryFile(prefix="bench-rss-") as f:
+        wrapped = [TIME, "-f", "%M", "-o", f.name, *cmd] if os.path.exists(TIME) else cmd
+        r = run_child(wrapped, env=child_env())
+        try:
+            rss = int(Path(f.name).read_text().split()[-1])
+        except (OSError, ValueError, IndexError):
+            rss = r.peak_rss_kb
+    return r.seconds, rss
+
+
 def measure(cases: list[Case], runs: int) -> None:
     for case in cases:
         tools = [t for t in TOOLS if case.commands.get(t) is not None]
@@ -108,9 +125,9 @@ def measure(cases: list[Case], runs: int) -> None:
             for tool in tools:
                 make = case.commands[tool]
                 assert make is not None
-                r = run_child(make(i), env=child_env())
+                seconds, rss_kb = run_measured(make(i))
                 if i > 0:
-                    case.results.setdefault(tool, []).append((r.seconds, r.peak_rss_kb))
+                    case.results.setdefault(tool, []).append((seconds, rss_kb))
             case.cleanup(i)
 
 

@@ -32,6 +32,7 @@ from sigward.errors import DigestMismatchError, InvalidManifestError, NotFoundEr
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
 from sigward.oci.layout_referrers import ReferrersIndex
+from sigward.oci.layout_referrers import recent as _recent
 from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
 from sigward.oci.reference import LayoutReference, validate_tag
 from sigward.oci.store import ProgressFn, Store
@@ -43,6 +44,9 @@ LOCK_FILE = ".sigward.lock"
 _TMP_PREFIX = ".sigward-tmp-"
 FILE_MODE = 0o644
 LAYOUT_HEADER = b'{"imageLayoutVersion":"1.0.0"}'
+# What a layout being created (by another thread or process, under the lock) may hold before its
+# oci-layout file: not "a random non-empty directory".
+_SKELETON = frozenset({"blobs", INDEX_FILE, LOCK_FILE})
 
 
 class LayoutStore(Store):
@@ -52,6 +56,7 @@ class LayoutStore(Store):
         self._display = os.fspath(path)
         self.path = Path(path)
         self._referrers: ReferrersIndex | None = None
+        self._index_cache: tuple[tuple[int, int, int], list[dict[str, Any]]] | None = None
 
     # -- identity -----------------------------------------------------------------------------------
 
@@ -88,7 +93,8 @@ class LayoutStore(Store):
         if self.path.is_dir() and (self.path / LAYOUT_FILE).exists():
             self._check_layout()
             return
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+        if self.path.exists() and (not self.path.is_dir() or any(
+                p.name not in _SKELETON and not p.name.startswith(_TMP_PREFIX) for p in self.path.iterdir())):
             raise StoreError(
                 f"{self.name}: not an OCI image layout (no {LAYOUT_FILE} file) and not empty; "
                 "refusing to write into it"
@@ -136,6 +142,21 @@ class LayoutStore(Store):
                 os.unlink(tmp)
             raise
 
+    def _cached_index(self) -> list[dict[str, Any]]:
+        """index.json entries for readers (not to be modified), parsed again only when the file changed:
+        it is replaced by rename, so a change shows in its inode, mtime or size. A file changed within
+        the last ``RACY_SECONDS`` is always re-read (two writes in one clock tick keep the mtime)."""
+        try:
+            st = (self.path / INDEX_FILE).stat()
+        except OSError:
+            return self._read_index()
+        sig = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._index_cache is not None and self._index_cache[0] == sig and not _recent(st.st_mtime_ns):
+            return self._index_cache[1]
+        entries = self._read_index()
+        self._index_cache = (sig, entries)
+        return entries
+
     def _read_index(self) -> list[dict[str, Any]]:
         try:
             data = (self.path / INDEX_FILE).read_bytes()
@@ -176,7 +197,7 @@ class LayoutStore(Store):
 
     def resolve(self, identifier: str) -> Descriptor:
         self._check_layout()
-        entries = self._read_index()
+        entries = self._cached_index()
         if _digest.is_digest(identifier):
             for e in entries:
                 if e.get("digest") == identifier:
@@ -220,7 +241,7 @@ class LayoutStore(Store):
 
     def tags(self) -> list[str]:
         self._check_layout()
-        return sorted({t for t in map(_tag_of, self._read_index()) if t})
+        return sorted({t for t in map(_tag_of, self._cached_index()) if t})
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
         self._check_layout()
@@ -310,7 +331,7 @@ class LayoutStore(Store):
     def index_entries(self) -> list[Descriptor]:
         """The descriptors listed in index.json, annotations included (tags are ``ref.name``)."""
         self._check_layout()
-        return [Descriptor.from_json(e) for e in self._read_index()]
+        return [Descriptor.from_json(e) for e in self._cached_index()]
 
     def annotate(self, digest: str, annotations: dict[str, str]) -> None:
         """Merge ``annotations`` into every index.json entry for ``digest`` (adding one if none).

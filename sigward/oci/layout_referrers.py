@@ -91,7 +91,7 @@ class ReferrersIndex:
             sig = None
         else:
             sig = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if sig == self._index_sig and sig is not None and not _recent(st.st_mtime_ns):
+        if sig == self._index_sig and sig is not None and not recent(st.st_mtime_ns):
             return
         self._index_sig = sig
         hints: dict[str, str] = {}
@@ -121,7 +121,7 @@ class ReferrersIndex:
         if self._dirs.get(alg) == sig and alg not in self._racy:
             return
         self._racy.discard(alg)
-        if _recent(st.st_mtime_ns):
+        if recent(st.st_mtime_ns):
             self._racy.add(alg)
         seen: set[str] = set()
         try:
@@ -187,5 +187,6 @@ class ReferrersIndex:
             self._drop(dig)
 
 
-def _recent(mtime_ns: int) -> bool:
+def recent(mtime_ns: int) -> bool:
+    """Changed less than ``RACY_SECONDS`` ago: a same-tick change could hide behind this mtime."""
     return time.time_ns() - mtime_ns < RACY_SECONDS * 1e9

@@ -110,6 +110,22 @@ class Store(ABC):
     @abstractmethod
     def tags(self) -> list[str]: ...
 
+    def tags_if_cheap(self, max_requests: int) -> list[str] | None:
+        """Every tag, if listing them takes at most ``max_requests`` requests; else (or when the store
+        will not list them) None. Lets attachment discovery replace per-tag probes by one listing."""
+        from sigward.errors import SigwardError
+
+        try:
+            return self.tags()
+        except SigwardError:  # an optimisation only: the caller probes instead
+            return None
+
+    @property
+    def referrers_only_in_fallback_tag(self) -> bool:
+        """True when ``referrers`` is known to read the ``sha256-<hex>`` fallback tag and nothing else
+        (a registry without the referrers API), so an absent tag means no referrers."""
+        return False
+
     @abstractmethod
     def delete(self, identifier: str) -> None:
         """Delete a tag or a manifest by digest (and its fallback-index entry if it has a subject)."""

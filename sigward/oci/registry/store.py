@@ -380,6 +380,33 @@ class RegistryStore(Store):
             path, params = (nxt, None) if nxt else (None, None)
         return out
 
+    def tags_if_cheap(self, max_requests: int) -> list[str] | None:
+        out: list[str] = []
+        path: str | None = self._path("tags", "list")
+        params: Any = {"n": str(self.tags_page_size)}
+        for _ in range(max(1, max_requests)):
+            try:
+                resp = self._req("GET", path, self._pull(), params=params)
+            except StoreError:
+                return None
+            if resp.status_code != 200:
+                resp.close()
+                return None
+            try:
+                page = resp.json().get("tags") or []
+            except (ValueError, AttributeError):
+                return None
+            out += [t for t in page if isinstance(t, str)]
+            nxt = _next_link(resp)
+            if not nxt:
+                return out
+            path, params = nxt, None
+        return None
+
+    @property
+    def referrers_only_in_fallback_tag(self) -> bool:
+        return self.referrers_api is False
+
     # -- delete ----------------------------------------------------------------------------------
 
     def delete(self, identifier: str, *, tag_only: bool = False) -> None:
