@@ -21,7 +21,7 @@ def _registered(modname: str) -> list[str]:
 
 def test_commands_table_matches_the_modules() -> None:
     actual = {name: mod for mod in COMMAND_MODULES for name in _registered(mod)}
-    assert COMMANDS == actual, "update COMMANDS in sigward/cli/main.py to name each command's module"
+    assert actual == COMMANDS, "update COMMANDS in sigward/cli/main.py to name each command's module"
 
 
 def test_full_parser_lists_every_command_in_module_order() -> None:
