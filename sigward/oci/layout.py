@@ -23,7 +23,7 @@ import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from sigward.oci.layout_referrers import ReferrersIndex
 from sigward.oci.layout_referrers import recent as _recent
 from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
 from sigward.oci.reference import LayoutReference, validate_tag
-from sigward.oci.store import ProgressFn, Store
+from sigward.oci.store import BlobContent, ProgressFn, Store, open_content
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = "oci-layout"
@@ -270,7 +270,7 @@ class LayoutStore(Store):
     def put_blob(
         self,
         desc: Descriptor,
-        content: bytes | Iterable[bytes],
+        content: BlobContent,
         *,
         progress: ProgressFn | None = None,
         mount_from: Store | None = None,
@@ -279,7 +279,7 @@ class LayoutStore(Store):
         if dest.is_file():
             return False
         self._ensure_layout()
-        chunks: Iterable[bytes] = [content] if isinstance(content, bytes | bytearray) else content
+        chunks = open_content(content)
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = self._mkstemp()

@@ -26,6 +26,24 @@ from sigward.oci.reference import AnyReference, LayoutReference, Reference
 # Called with the number of bytes just transferred.
 ProgressFn = Callable[[int], None]
 
+# What put_blob uploads: bytes, a one-shot stream of chunks, or a factory opening the stream afresh (which
+# lets an interrupted upload resume: the stream is re-read and only what the destination lacks is sent).
+BlobContent = bytes | Iterable[bytes] | Callable[[], Iterable[bytes]]
+
+
+def open_content(content: BlobContent) -> Iterable[bytes]:
+    """``content`` as an iterable of chunks (calling a factory)."""
+    if isinstance(content, bytes | bytearray):
+        return (bytes(content),)
+    if callable(content):
+        return content()
+    return content
+
+
+def replayable(content: BlobContent) -> bool:
+    """Whether ``content`` can be read again from the start (a one-shot iterator cannot)."""
+    return callable(content) or isinstance(content, bytes | bytearray | list | tuple)
+
 # Blobs read whole into memory (configs, signatures, bundles) are capped at this size.
 MAX_SMALL_BLOB = 128 * 1024 * 1024  # cosign's COSIGN_MAX_ATTACHMENT_SIZE default
 
@@ -92,12 +110,13 @@ class Store(ABC):
     def put_blob(
         self,
         desc: Descriptor,
-        content: bytes | Iterable[bytes],
+        content: BlobContent,
         *,
         progress: ProgressFn | None = None,
         mount_from: Store | None = None,
     ) -> bool:
-        """Upload unless present. ``content`` is verified against ``desc`` while it flows.
+        """Upload unless present. ``content`` is verified against ``desc`` while it flows; a factory
+        (``BlobContent``) is called only if bytes are needed, and again to resume a broken upload.
 
         ``mount_from`` names the store the blob comes from, so a registry can mount it across
         repositories instead of copying bytes. Returns True when bytes were transferred.

@@ -23,6 +23,7 @@ referrers of referrers, and the legacy tags of every entity (index children incl
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -333,8 +334,10 @@ def _locked(progress: ProgressFn | None) -> ProgressFn | None:
 
 def _copy_blob(step: _BlobStep, progress: ProgressFn | None) -> bool:
     # The source stream is opened only if the destination asks for bytes (put_blob checks first).
+    # A factory, not a stream: an upload that breaks off can re-read the source and resume.
     transferred = step.dest.put_blob(
-        step.desc, _lazy_blob(step.source, step.desc), progress=progress, mount_from=step.source
+        step.desc, functools.partial(_lazy_blob, step.source, step.desc), progress=progress,
+        mount_from=step.source,
     )
     if not transferred and progress is not None:
         progress(step.desc.size)

@@ -12,7 +12,7 @@ the OCI 1.1 tag DELETE for registries that support it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
@@ -24,14 +24,20 @@ from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
 from sigward.oci.reference import Reference
 from sigward.oci.registry.auth import pull_scope, push_scope
 from sigward.oci.registry.client import RegistryClient
-from sigward.oci.store import ProgressFn, Store, StoreOptions
+from sigward.oci.store import BlobContent, ProgressFn, Store, StoreOptions, open_content, replayable
 
 if TYPE_CHECKING:
     import httpx
 
-# Blobs at least this big go up in PATCH chunks instead of one PUT.
-CHUNKED_THRESHOLD = 64 * 1024 * 1024
+# Blobs at least this big go up as one streamed PATCH (then PUT ?digest=), which a registry keeps as it
+# arrives, so a broken upload resumes where the registry stands; smaller ones as one streamed PUT.
+STREAM_THRESHOLD = 64 * 1024 * 1024
+# Uploading in PATCH chunks of CHUNK_SIZE from this size up: off unless set on a store (a test hook, and
+# what a registry refusing one large PATCH is answered with: the resume goes chunk by chunk).
+CHUNKED_THRESHOLD = 1 << 62
 CHUNK_SIZE = 8 * 1024 * 1024
+# Statuses after which a streamed PATCH is resumed in chunks rather than given up.
+_RESUMABLE = frozenset({400, 408, 413, 416, 429, 500, 502, 503, 504})
 
 
 def fallback_tag(digest: str) -> str:
@@ -50,6 +56,7 @@ class RegistryStore(Store):
         self.repository = ref.repository
         self.client = client or RegistryClient(ref.api_host, self.options, ref.registry)
         self.chunked_threshold = CHUNKED_THRESHOLD
+        self.stream_threshold = STREAM_THRESHOLD
         self.chunk_size = CHUNK_SIZE
         self.tags_page_size = 1000
         self.referrers_api: bool | None = None  # unknown until probed
@@ -184,7 +191,7 @@ class RegistryStore(Store):
             resp.close()
 
     def put_blob(
-        self, desc: Descriptor, content: bytes | Iterable[bytes], *, progress: ProgressFn | None = None,
+        self, desc: Descriptor, content: BlobContent, *, progress: ProgressFn | None = None,
         mount_from: Store | None = None,
     ) -> bool:
         if self.has_blob(desc.digest):
@@ -208,8 +215,76 @@ class RegistryStore(Store):
                 location, min_chunk = self._start_upload(scopes)
             self._chunked(desc, content, location, min_chunk, scopes, progress)
             return True
+        if desc.size >= self.stream_threshold:
+            if location is None:
+                location, min_chunk = self._start_upload(scopes)
+            self._streamed(desc, content, location, min_chunk, scopes, progress)
+            return True
         self._monolithic(desc, content, location, scopes, progress)
         return True
+
+    def _streamed(self, desc: Descriptor, content: BlobContent, location: str, min_chunk: int,
+                  scopes: list[str], progress: ProgressFn | None) -> None:
+        """One PATCH carrying the whole stream, then PUT ?digest= (what docker push does): two requests
+        after the POST whatever the size, one chunk of memory.
+
+        When the PATCH breaks off or is refused (too large, server error), the upload URL is asked how
+        much it holds and, if the content can be read again, the rest goes up in ``chunk_size`` PATCHes
+        from there (the stream is re-read from the start to verify the digest; only the missing bytes are
+        sent). A one-shot stream cannot resume: the upload is cancelled and the error raised.
+        """
+        report = _HighWater(progress)
+        try:
+            resp = self._req("PATCH", location, scopes, idempotent=False,
+                             content=self._flow(desc, content, report),
+                             headers={"Content-Type": "application/octet-stream",
+                                      "Content-Range": f"0-{desc.size - 1}",
+                                      "Content-Length": str(desc.size)})
+        except DigestMismatchError:
+            self._cancel(location, scopes)
+            raise
+        except StoreError as e:
+            failure: StoreError = e
+        else:
+            if resp.status_code == 202:
+                resp.close()
+                self._commit(desc, self._location(resp), scopes)
+                return
+            if resp.status_code not in _RESUMABLE:
+                self._cancel(location, scopes)
+                raise self._fail(resp)
+            failure = self._fail(resp)
+        if not replayable(content):
+            self._cancel(location, scopes)
+            raise failure
+        start, location = self._upload_offset(location, scopes, failure)
+        report.rewind(start)
+        self._chunked(desc, content, location, min_chunk, scopes, report, start=start)
+
+    def _upload_offset(self, location: str, scopes: list[str], failure: StoreError) -> tuple[int, str]:
+        """(bytes the upload holds, its current URL), asked of the registry after a broken PATCH."""
+        try:
+            st = self._req("GET", location, scopes)
+        except StoreError:
+            self._cancel(location, scopes)
+            raise failure
+        if st.status_code not in (200, 204):
+            self._cancel(location, scopes)
+            st.close()
+            raise failure
+        st.close()
+        have = _range_end(st)
+        # distribution answers "0-0" both for nothing and for one byte: assume nothing.
+        nxt = 0 if have is None or have == 0 else have + 1
+        return nxt, self._location(st) if st.headers.get("Location") else location
+
+    def _commit(self, desc: Descriptor, location: str, scopes: list[str]) -> None:
+        resp = self._req("PUT", _with_digest(location, desc.digest), scopes,
+                         headers={"Content-Length": "0"}, content=b"", idempotent=False)
+        if resp.status_code not in (201, 204):
+            self._cancel(location, scopes)
+            raise self._fail(resp)
+        resp.close()
 
     def _start_upload(self, scopes: list[str]) -> tuple[str, int]:
         resp = self._req("POST", self._path("blobs", "uploads/"), scopes,
@@ -224,14 +299,14 @@ class RegistryStore(Store):
             raise StoreError(f"{resp.request.method} {resp.request.url}: registry sent no upload Location")
         return urljoin(str(resp.request.url), loc)
 
-    def _flow(self, desc: Descriptor, content: bytes | Iterable[bytes],
+    def _flow(self, desc: Descriptor, content: BlobContent,
               progress: ProgressFn | None) -> Iterator[bytes]:
         """The content, verified against ``desc``; the last chunk is held back until verification passed.
 
         Holding back one chunk means the registry never receives a complete body for content that turns
         out wrong (too long, or the wrong digest), so it cannot commit it.
         """
-        chunks: Iterable[bytes] = (content,) if isinstance(content, bytes | bytearray) else content
+        chunks = open_content(content)
         held: bytes | None = None
         for chunk in _digest.verified_chunks(chunks, desc.digest, desc.size, f"upload to {self.name}:"):
             if not chunk:
@@ -252,11 +327,10 @@ class RegistryStore(Store):
         except StoreError:
             pass
 
-    def _monolithic(self, desc: Descriptor, content: bytes | Iterable[bytes], location: str | None,
+    def _monolithic(self, desc: Descriptor, content: BlobContent, location: str | None,
                     scopes: list[str], progress: ProgressFn | None) -> None:
         """POST + PUT ?digest= with the whole body; restarted from POST when the content can be replayed."""
-        replayable = isinstance(content, bytes | bytearray | list | tuple)
-        tries = self.client.retry.attempts if replayable else 1
+        tries = self.client.retry.attempts if replayable(content) else 1
         for attempt in range(tries):
             if location is None:
                 location, _ = self._start_upload(scopes)
@@ -287,19 +361,26 @@ class RegistryStore(Store):
             self._cancel(location, scopes)
             raise self._fail(resp)
 
-    def _chunked(self, desc: Descriptor, content: bytes | Iterable[bytes], location: str, min_chunk: int,
-                 scopes: list[str], progress: ProgressFn | None) -> None:
+    def _chunked(self, desc: Descriptor, content: BlobContent, location: str, min_chunk: int,
+                 scopes: list[str], progress: ProgressFn | None, start: int = 0) -> None:
         """PATCH chunks of ``chunk_size`` (at least the registry's minimum), then PUT ?digest=.
 
         Only one chunk is held in memory; a 416 is recovered by asking the upload URL how much it has
-        and resending the missing tail of the current chunk.
+        and resending the missing tail of the current chunk. ``start``: the upload already holds that
+        many bytes (a resume); they are read and verified, not sent.
         """
         size = max(self.chunk_size, min_chunk or 0)
-        offset = 0
+        offset = start
         pieces: list[bytes] = []
         have = 0
+        skip = start
         try:
             for chunk in self._flow(desc, content, None):
+                if skip:
+                    if len(chunk) <= skip:
+                        skip -= len(chunk)
+                        continue
+                    chunk, skip = chunk[skip:], 0
                 pieces.append(chunk)
                 have += len(chunk)
                 while have >= size:
@@ -316,12 +397,7 @@ class RegistryStore(Store):
         except (DigestMismatchError, StoreError):
             self._cancel(location, scopes)
             raise
-        resp = self._req("PUT", _with_digest(location, desc.digest), scopes,
-                         headers={"Content-Length": "0"}, content=b"", idempotent=False)
-        if resp.status_code not in (201, 204):
-            self._cancel(location, scopes)
-            raise self._fail(resp)
-        resp.close()
+        self._commit(desc, location, scopes)
 
     def _patch(self, location: str, data: bytes, offset: int, scopes: list[str],
                progress: ProgressFn | None) -> str:
@@ -535,6 +611,23 @@ class RegistryStore(Store):
         if resp.status_code not in (200, 201, 202):
             raise self._fail(resp)
         return True
+
+
+class _HighWater:
+    """Progress for an upload that may resume: bytes are reported once, however often they are sent."""
+
+    def __init__(self, progress: ProgressFn | None) -> None:
+        self.progress, self.pos, self.top = progress, 0, 0
+
+    def rewind(self, pos: int) -> None:
+        self.pos = pos
+
+    def __call__(self, n: int) -> None:
+        self.pos += n
+        if self.pos > self.top:
+            if self.progress is not None:
+                self.progress(self.pos - self.top)
+            self.top = self.pos
 
 
 def _pieces(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
