@@ -45,8 +45,8 @@ _TMP_PREFIX = ".sigward-tmp-"
 FILE_MODE = 0o644
 LAYOUT_HEADER = b'{"imageLayoutVersion":"1.0.0"}'
 # What a layout being created (by another thread or process, under the lock) may hold before its
-# oci-layout file: not "a random non-empty directory".
-_SKELETON = frozenset({"blobs", INDEX_FILE, LOCK_FILE})
+# oci-layout file (or just after it appeared): not "a random non-empty directory".
+_SKELETON = frozenset({"blobs", INDEX_FILE, LOCK_FILE, LAYOUT_FILE})
 
 
 class LayoutStore(Store):

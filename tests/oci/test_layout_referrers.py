@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -98,3 +99,26 @@ def test_write_in_the_same_clock_tick_as_a_lookup_is_seen(tmp_path: Path) -> Non
     blob(LayoutStore(tmp_path), r.data, mt.OCI_MANIFEST)
     os.utime(blobs, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same tick as the listing
     assert [d.digest for d in store.referrers(subject.digest)] == [r.digest]
+
+
+def test_many_threads_create_one_new_layout(tmp_path: Path) -> None:
+    """Concurrent blob writes into a layout that does not exist yet (copy's transfer threads) all land."""
+    path = tmp_path / "new"
+    datas = [f"blob {i}".encode() for i in range(16)]
+    errors: list[BaseException] = []
+
+    def write(data: bytes) -> None:
+        try:
+            blob(LayoutStore(path), data)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    for _ in range(5):
+        threads = [threading.Thread(target=write, args=(d,)) for d in datas]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert (path / "oci-layout").exists()
+        shutil.rmtree(path)
