@@ -35,7 +35,7 @@ from sigward.oci.layout_referrers import ReferrersIndex
 from sigward.oci.layout_referrers import recent as _recent
 from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
 from sigward.oci.reference import LayoutReference, validate_tag
-from sigward.oci.store import BlobContent, ProgressFn, Store, open_content
+from sigward.oci.store import BlobContent, ProgressFn, Store, StoreBlob, open_content
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = "oci-layout"
@@ -287,7 +287,9 @@ class LayoutStore(Store):
             raise StoreError(f"{self.name}: cannot write blob {desc.digest} ({e.strerror or e})")
         try:
             with os.fdopen(fd, "wb") as f:
-                for chunk in _digest.verified_chunks(chunks, desc.digest, desc.size, f"blob for {self.name}"):
+                if not (isinstance(content, StoreBlob) and content.verifies(desc)):
+                    chunks = _digest.verified_chunks(chunks, desc.digest, desc.size, f"blob for {self.name}")
+                for chunk in chunks:
                     f.write(chunk)
                     if progress is not None:
                         progress(len(chunk))

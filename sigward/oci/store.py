@@ -31,6 +31,25 @@ ProgressFn = Callable[[int], None]
 BlobContent = bytes | Iterable[bytes] | Callable[[], Iterable[bytes]]
 
 
+class StoreBlob:
+    """put_blob content read from another store: a replayable factory over ``source.iter_blob(desc)``.
+
+    Every ``iter_blob`` verifies digest and size as the bytes flow and raises at the end of a wrong
+    stream (before its consumer can commit), so a destination given this for the same descriptor does
+    not hash the bytes a second time (copy's hot path: one SHA-256 pass per byte, not two).
+    """
+
+    def __init__(self, source: Store, desc: Descriptor) -> None:
+        self.source, self.desc = source, desc
+
+    def __call__(self) -> Iterable[bytes]:
+        return self.source.iter_blob(self.desc)
+
+    def verifies(self, desc: Descriptor) -> bool:
+        """Whether this stream is checked against exactly ``desc`` already."""
+        return self.desc.digest == desc.digest and self.desc.size == desc.size
+
+
 def open_content(content: BlobContent) -> Iterable[bytes]:
     """``content`` as an iterable of chunks (calling a factory)."""
     if isinstance(content, bytes | bytearray):

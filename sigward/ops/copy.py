@@ -23,9 +23,7 @@ referrers of referrers, and the legacy tags of every entity (index children incl
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -33,7 +31,7 @@ from sigward.errors import NotFoundError, StoreError, UsageError
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor, Manifest
 from sigward.oci.reference import AnyReference
-from sigward.oci.store import ProgressFn, Store
+from sigward.oci.store import ProgressFn, Store, StoreBlob
 from sigward.ops.attached import LEGACY_SUFFIXES, attached_tag, fallback_tag
 
 ONLY_VALUES = ("sig", "sbom", "att")  # cosign's --only values
@@ -334,18 +332,13 @@ def _locked(progress: ProgressFn | None) -> ProgressFn | None:
 
 def _copy_blob(step: _BlobStep, progress: ProgressFn | None) -> bool:
     # The source stream is opened only if the destination asks for bytes (put_blob checks first).
-    # A factory, not a stream: an upload that breaks off can re-read the source and resume.
-    transferred = step.dest.put_blob(
-        step.desc, functools.partial(_lazy_blob, step.source, step.desc), progress=progress,
-        mount_from=step.source,
-    )
+    # A factory, not a stream: an upload that breaks off can re-read the source and resume; and the
+    # source's own digest check is the only one needed.
+    transferred = step.dest.put_blob(step.desc, StoreBlob(step.source, step.desc), progress=progress,
+                                     mount_from=step.source)
     if not transferred and progress is not None:
         progress(step.desc.size)
     return transferred
-
-
-def _lazy_blob(source: Store, desc: Descriptor) -> Iterator[bytes]:
-    yield from source.iter_blob(desc)
 
 
 def copy(src: Store, src_identifier: str, dst: Store, dst_tag: str | None, *,

@@ -5,6 +5,7 @@ blobs."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterable
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 from test_attached import make_legacy, make_referrer
 
-from sigward.errors import DigestMismatchError
+from sigward.errors import DigestMismatchError, NotFoundError
 from sigward.oci import digest as _digest
 from sigward.oci.layout import LayoutStore
 from sigward.oci.manifest import Descriptor
@@ -145,3 +146,23 @@ def test_a_failing_blob_stops_its_manifest_and_everything_after(tmp_path: Path) 
     for digest in (first.digest, idx.digest):
         assert not dst.has_blob(digest)
     assert dst.tags() == []
+
+
+@pytest.mark.parametrize("to", ["registry", "layout"])
+@pytest.mark.parametrize("kind", ["corrupt", "truncate"])
+def test_damaged_source_stream_is_never_committed_at_the_destination(
+        registry: Any, unique_repo: str, fault_proxy: Any, tmp_path: Path, kind: str, to: str) -> None:
+    """The destination trusts the source's digest check instead of hashing again: a damaged download
+    must still stop the write before it commits (a layout destination does no check of its own now)."""
+    digest = push_image(registry, unique_repo, "v1", [os.urandom(300_000)])
+    proxy = fault_proxy(registry)
+    dst: Store = LayoutStore(tmp_path / "dst") if to == "layout" else \
+        open_store(parse_reference(f"{registry.host}/{unique_repo}-dst"))
+    with open_store(parse_reference(f"{proxy.host}/{unique_repo}")) as src, dst:
+        layer = src.get_manifest(digest).layers[0]
+        proxy.inject(kind, method="GET", path_regex=f"/blobs/{layer.digest}")
+        with pytest.raises(DigestMismatchError):
+            copy(src, "v1", dst, "v1")
+        assert not dst.has_blob(layer.digest)
+        with pytest.raises(NotFoundError):
+            dst.resolve("v1")

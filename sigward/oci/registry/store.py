@@ -24,7 +24,15 @@ from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
 from sigward.oci.reference import Reference
 from sigward.oci.registry.auth import pull_scope, push_scope
 from sigward.oci.registry.client import RegistryClient
-from sigward.oci.store import BlobContent, ProgressFn, Store, StoreOptions, open_content, replayable
+from sigward.oci.store import (
+    BlobContent,
+    ProgressFn,
+    Store,
+    StoreBlob,
+    StoreOptions,
+    open_content,
+    replayable,
+)
 
 if TYPE_CHECKING:
     import httpx
@@ -182,7 +190,8 @@ class RegistryStore(Store):
         if resp.status_code != 200:
             raise self._fail(resp)
         try:
-            raw = resp.iter_bytes(chunk_size)
+            # The pieces as they arrive (re-chunking to chunk_size costs a copy of every byte).
+            raw = resp.iter_bytes()
             yield from _digest.verified_chunks(raw, desc.digest, desc.size, f"blob {self.name}@")
         except httpx.HTTPError as e:
             raise DigestMismatchError(
@@ -307,8 +316,10 @@ class RegistryStore(Store):
         out wrong (too long, or the wrong digest), so it cannot commit it.
         """
         chunks = open_content(content)
+        if not (isinstance(content, StoreBlob) and content.verifies(desc)):  # else the source verifies
+            chunks = _digest.verified_chunks(chunks, desc.digest, desc.size, f"upload to {self.name}:")
         held: bytes | None = None
-        for chunk in _digest.verified_chunks(chunks, desc.digest, desc.size, f"upload to {self.name}:"):
+        for chunk in chunks:
             if not chunk:
                 continue
             if held is not None:
