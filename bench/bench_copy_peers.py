@@ -6,7 +6,8 @@ Same images, same two loopback registries (Debian's distribution 2.8, one source
 so bytes really move; tests/fixtures/registries.py starts them), same layouts. Every case runs each tool
 as a whole process, interleaved (sigward, skopeo, crane, sigward, …) after one untimed warm-up round, so
 the ratios come from one run on one machine state; the table shows medians and ratios of medians.
-"Cold" cases copy into a new repository or a new layout each run; "present" cases copy again into the
+"Cold" cases copy into a new layout, or into a registry restarted empty, each run (skopeo's blob-info
+cache would otherwise mount blobs from its previous run); "present" cases copy again into the
 destination the warm-up filled. crane has no layout → layout copy, and pushes one image (not an index)
 from a layout, so those cells are empty. sigward also discovers and copies attached signatures,
 attestations and referrers (there are none here), which the peers do not do: that cost is included.
@@ -20,15 +21,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import json
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.common import MIB, child_env, med, pseudo_random_chunks, python, run_child, table
 
@@ -92,6 +93,33 @@ def push_wide_index(host: str, repo: str, tag: str, platforms: int) -> str:
 
     plats = tuple(("linux", f"arch{i:03d}") for i in range(platforms))
     return push_index_detailed(host, repo, tag, platforms=plats).digest
+
+
+class FreshRegistry:
+    """A destination registry restarted empty (new storage, new port) after every cold run: skopeo keeps
+    a blob-info cache across processes and would otherwise mount blobs from its previous run's
+    repository instead of uploading them — not a cold copy."""
+
+    def __init__(self, work: Path, name: str) -> None:
+        self.work, self.name = work, name
+        self.server = self._start()
+
+    def _start(self) -> Any:
+        from tests.fixtures.registries import start_registry
+
+        shutil.rmtree(self.work / self.name, ignore_errors=True)
+        return start_registry(self.work, self.name)
+
+    @property
+    def host(self) -> str:
+        return str(self.server.host)
+
+    def restart(self, _run: int = 0) -> None:
+        self.server.stop()
+        self.server = self._start()
+
+    def stop(self) -> None:
+        self.server.stop()
 
 
 def sigward_copy(src: str, dst: str) -> None:
@@ -189,12 +217,8 @@ def startup_rows(work: Path, runs: int) -> list[list[object]]:
     return rows
 
 
-def fresh_names(prefix: str) -> Iterator[str]:
-    return (f"{prefix}{i}" for i in itertools.count())
-
-
-def build_cases(src: str, dst: str, work: Path, crane: str | None, layer_mib: int, big_mib: int,
-                wide: int, widths: list[int]) -> list[Case]:
+def build_cases(src: str, dst: str, cold: FreshRegistry, work: Path, crane: str | None, layer_mib: int,
+                big_mib: int, wide: int, widths: list[int]) -> list[Case]:
     sk = ["skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", "--dest-tls-verify=false"]
     sw = [*sigward_cmd(), "copy"]
     cr = [crane] if crane else []
@@ -218,20 +242,20 @@ def build_cases(src: str, dst: str, work: Path, crane: str | None, layer_mib: in
     lay_five = str(work / "src-five")
     cases = [
         Case(f"reg→reg, 5 × {layer_mib} MB layers, cold", {
-            "sigward": lambda i: [*sw, five, f"{dst}/cold-sw{i}/five:v1"],
-            "skopeo": lambda i: [*sk, d(five), d(f"{dst}/cold-sk{i}/five:v1")],
-            "crane": c(lambda i: [*cr, "copy", "--insecure", five, f"{dst}/cold-cr{i}/five:v1"]),
-        }),
+            "sigward": lambda i: [*sw, five, f"{cold.host}/cold-sw/five:v1"],
+            "skopeo": lambda i: [*sk, d(five), d(f"{cold.host}/cold-sk/five:v1")],
+            "crane": c(lambda i: [*cr, "copy", "--insecure", five, f"{cold.host}/cold-cr/five:v1"]),
+        }, cold.restart),
         Case("reg→layout, cold", {
             "sigward": lambda i: [*sw, five, f"oci:{layout('l-sw')(i)}:v1"],
             "skopeo": lambda i: [*sk, d(five), f"oci:{layout('l-sk')(i)}:v1"],
             "crane": c(lambda i: [*cr, "pull", "--insecure", "--format=oci", five, layout("l-cr")(i)]),
         }, rm_layouts("l-sw", "l-sk", "l-cr")),
         Case("layout→reg, cold", {
-            "sigward": lambda i: [*sw, f"oci:{lay_five}:v1", f"{dst}/up-sw{i}/five:v1"],
-            "skopeo": lambda i: [*sk, f"oci:{lay_five}:v1", d(f"{dst}/up-sk{i}/five:v1")],
-            "crane": c(lambda i: [*cr, "push", "--insecure", lay_five, f"{dst}/up-cr{i}/five:v1"]),
-        }),
+            "sigward": lambda i: [*sw, f"oci:{lay_five}:v1", f"{cold.host}/up-sw/five:v1"],
+            "skopeo": lambda i: [*sk, f"oci:{lay_five}:v1", d(f"{cold.host}/up-sk/five:v1")],
+            "crane": c(lambda i: [*cr, "push", "--insecure", lay_five, f"{cold.host}/up-cr/five:v1"]),
+        }, cold.restart),
         Case("reg→reg, everything already present", {
             "sigward": lambda i: [*sw, five, f"{dst}/present-sw/five:v1"],
             "skopeo": lambda i: [*sk, d(five), d(f"{dst}/present-sk/five:v1")],
@@ -262,10 +286,10 @@ def build_cases(src: str, dst: str, work: Path, crane: str | None, layer_mib: in
             "crane": None,
         }, rm_layouts(f"ll{n}-sw", f"ll{n}-sk")))
     cases.append(Case(f"one {big_mib} MB layer reg→reg, cold", {
-        "sigward": lambda i: [*sw, big, f"{dst}/big-sw{i}/big:v1"],
-        "skopeo": lambda i: [*sk, d(big), d(f"{dst}/big-sk{i}/big:v1")],
-        "crane": c(lambda i: [*cr, "copy", "--insecure", big, f"{dst}/big-cr{i}/big:v1"]),
-    }))
+        "sigward": lambda i: [*sw, big, f"{cold.host}/big-sw/big:v1"],
+        "skopeo": lambda i: [*sk, d(big), d(f"{cold.host}/big-sk/big:v1")],
+        "crane": c(lambda i: [*cr, "copy", "--insecure", big, f"{cold.host}/big-cr/big:v1"]),
+    }, cold.restart))
     return cases
 
 
@@ -288,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         src_reg = start_registry(work, "src")
         dst_reg = start_registry(work, "dst")
+        cold = FreshRegistry(work, "cold")
         try:
             src, dst = src_reg.host, dst_reg.host
             print("setting up images ...", file=sys.stderr)
@@ -298,12 +323,13 @@ def main(argv: list[str] | None = None) -> int:
             for n in widths:
                 push_wide_index(src, f"bench/wide{n}", "v1", n)
                 sigward_copy(f"{src}/bench/wide{n}:v1", f"oci:{work / f'src-wide{n}'}:v1")
-            cases = build_cases(src, dst, work, crane, args.layer_mib, args.big_mib, args.wide, widths)
+            cases = build_cases(src, dst, cold, work, crane, args.layer_mib, args.big_mib, args.wide, widths)
             measure(cases, args.runs)
             start = startup_rows(work, args.runs)
         finally:
             src_reg.stop()
             dst_reg.stop()
+            cold.stop()
     ncpu = os.cpu_count()
     print(f"#### Copy: sigward vs skopeo {_version(['skopeo', '--version'])} and crane "
           f"{_crane_version(crane)}, {args.runs} interleaved runs each, medians\n")
