@@ -15,7 +15,8 @@ from sigward.errors import NotFoundError
 from sigward.keys.signer import load_verifier
 from sigward.oci.layout import LayoutStore
 from sigward.oci.reference import LayoutReference, parse_reference
-from sigward.ops.verify import VerifyOptions, fetch_ahead, verify_image
+from sigward.ops.fetch import fetch_ahead
+from sigward.ops.verify import VerifyOptions, verify_image
 
 NOTLOG = "--insecure-ignore-tlog=true"
 
