@@ -38,6 +38,7 @@ COMMAND_MODULES = [
     "sigward.cli.inspect",
     "sigward.cli.login",
     "sigward.cli.misc",
+    "sigward.signer.cli",
 ]
 # Top-level command → the module whose register() adds it (one module may add several).
 COMMANDS: dict[str, str] = {
@@ -110,6 +111,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in _NEVER_IMPORTED:
             sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in[:1] == ["signer"]:
+        # The buildpacks phase parses lifecycle-style flags (-report, -cosign-config) and has its own exit
+        # codes; it gets its arguments untouched.
+        from sigward.signer.cli import main as signer_main
+
+        return signer_main(args_in[1:], prog="sigward signer")
     try:
         first = args_in[0] if args_in and not args_in[0].startswith("-") else None
         parser, known = _build([COMMANDS[first]] if first in COMMANDS else COMMAND_MODULES)

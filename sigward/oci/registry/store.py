@@ -222,6 +222,11 @@ class RegistryStore(BlobUploads, Store):
         self._monolithic(desc, content, location, scopes, progress)
         return True
 
+    def check_writable(self) -> None:
+        """Open a blob upload session (the first step of every push) and cancel it: nothing is stored."""
+        location, _ = self._start_upload(self._push())
+        self._cancel(location, self._push())
+
     # -- tags ------------------------------------------------------------------------------------
 
     def tags(self) -> list[str]:
