@@ -67,6 +67,7 @@ COMMANDS: dict[str, str] = {
     "demo-image": "sigward.cli.inspect",
     "login": "sigward.cli.login",
     "logout": "sigward.cli.login",
+    "signer": "sigward.signer.cli",
     "version": "sigward.cli.misc",
 }
 
