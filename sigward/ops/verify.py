@@ -8,10 +8,16 @@ one signature that passes every check). Bytes are verified exactly as fetched, n
 
 The signatures repository (cosign's ``COSIGN_REPOSITORY``) is the ``attach_store`` the caller passes;
 nothing here reads the environment.
+
+Many signatures: their manifests and blobs are fetched ``FETCH_CONCURRENCY`` at a time, in order, a few
+ahead of the checks (round trips dominate a registry verify). ``cosign verify`` prints every signature
+that passes, so by default all are checked; ``VerifyOptions.first_match`` (for callers that need only a
+yes — ``image build``'s base) stops at the first signature that passes every check, and fetches no more.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -21,11 +27,13 @@ from sigward.errors import (
     NoMatchingSignaturesError,
     NoSignaturesError,
     NotFoundError,
+    SigwardError,
     VerificationError,
 )
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor
 from sigward.oci.store import Store
+from sigward.ops.fetch import fetch_ahead
 
 if TYPE_CHECKING:
     from sigward.sigstore.pipeline import (
@@ -47,6 +55,8 @@ class VerifyOptions:
     annotations: dict[str, str] = field(default_factory=dict)
     check_claims: bool = True
     new_bundle_format: bool = True
+    # Stop at the first signature passing the policy (the result then lists that one only).
+    first_match: bool = False
 
 
 @dataclass
@@ -88,7 +98,7 @@ def verify_image(
     if fmt == "legacy" and not candidates:
         raise NoSignaturesError("no signatures found")
     target = Target(digest=subject.digest, check_claims=opts.check_claims, annotations=opts.annotations)
-    result = evaluate(policy, candidates, target, "image-signature")
+    result = evaluate(policy, candidates, target, "image-signature", first_match=opts.first_match)
     if not result.passed:
         errors = result.errors()
         if fmt == "bundle":
@@ -101,38 +111,70 @@ def verify_image(
 # --- discovery -------------------------------------------------------------------------------------
 
 
+class Candidates:
+    """The candidates of one digest, fetched ahead and yielded in order; a non-empty ``Sized`` so a
+    caller can tell "none" from "some" without fetching them all (the first is fetched to know)."""
+
+    def __init__(self, first: Candidate | None, rest: Iterator[Candidate]) -> None:
+        self._first = first
+        self._rest = rest
+
+    def __bool__(self) -> bool:
+        return self._first is not None
+
+    def __iter__(self) -> Iterator[Candidate]:
+        if self._first is not None:
+            yield self._first
+            yield from self._rest
+
+
 def discover(src: Store, digest: str, kind: Literal["sig", "att"], *,
-             new_bundle_format: bool = True) -> tuple[Format, list[Candidate]]:
+             new_bundle_format: bool = True) -> tuple[Format, Candidates]:
     """The candidates attached to ``digest`` in ``src``: bundle referrers if there is any (and
-    ``new_bundle_format``), else the layers of the legacy ``.sig``/``.att`` image (none if absent)."""
+    ``new_bundle_format``), else the layers of the legacy ``.sig``/``.att`` image (none if absent).
+    Fetched lazily, a few ahead: stopping early fetches no more."""
     if new_bundle_format:
-        bundles: list[Candidate] = list(find_bundles(src, digest))
-        if bundles:
-            return "bundle", bundles
-    return "legacy", list(legacy_candidates(src, digest, kind))
+        bundles = iter_bundles(src, digest)
+        first = next(bundles, None)
+        if first is not None:
+            return "bundle", Candidates(first, bundles)
+    legacy = iter(legacy_candidates(src, digest, kind))
+    return "legacy", Candidates(next(legacy, None), legacy)
 
 
 def find_bundles(src: Store, digest: str) -> list[BundleCandidate]:
-    """Every Sigstore bundle attached as a referrer of ``digest`` (never filtered by artifactType)."""
+    """Every Sigstore bundle attached as a referrer of ``digest`` (never filtered by artifactType); a
+    bundle that cannot be read raises (it is not silently dropped)."""
+    return list(iter_bundles(src, digest))
+
+
+def iter_bundles(src: Store, digest: str) -> Iterator[BundleCandidate]:
+    """The bundles of ``digest``'s referrers, in referrer order, fetched a few at a time ahead; a bundle
+    that cannot be fetched raises. Non-bundle referrers are skipped."""
+    descs = [d for d in src.referrers(digest) if not mt.is_index(d.media_type)]
+    for got in fetch_ahead(lambda d: _fetch_bundle(src, d), descs):
+        if isinstance(got, SigwardError):
+            raise got  # a bundle that cannot be read is an error, not a failed signature
+        if got is not None:
+            yield got
+
+
+def _fetch_bundle(src: Store, desc: Descriptor) -> BundleCandidate | None:
     from sigward.formats import referrer
     from sigward.sigstore.pipeline import BundleCandidate
 
-    out = []
-    for desc in src.referrers(digest):
-        if mt.is_index(desc.media_type):
-            continue
-        try:
-            m = src.get_manifest(desc.digest)
-        except (NotFoundError, InvalidManifestError):
-            continue  # listed but gone, or not a manifest: it cannot hold a signature
-        if not referrer.is_bundle_referrer(m):
-            continue
-        out.append(BundleCandidate(src.get_blob(m.layers[0]), m.digest))
-    return out
+    try:
+        m = src.get_manifest(desc.digest)
+    except (NotFoundError, InvalidManifestError):
+        return None  # listed but gone, or not a manifest: it cannot hold a signature
+    if not referrer.is_bundle_referrer(m):
+        return None
+    return BundleCandidate(src.get_blob(m.layers[0]), m.digest)
 
 
-def legacy_candidates(src: Store, digest: str, kind: Literal["sig", "att"]) -> list[LegacyCandidate]:
-    """The layers of the ``sha256-<hex>.sig`` (or ``.att``) image, with their payloads fetched."""
+def legacy_candidates(src: Store, digest: str, kind: Literal["sig", "att"]) -> Iterator[LegacyCandidate]:
+    """The layers of the ``sha256-<hex>.sig`` (or ``.att``) image, their payloads fetched a few ahead; a
+    payload that cannot be fetched makes a candidate that fails with that error."""
     from sigward.formats import legacy
     from sigward.ops.attached import attached_tag
     from sigward.sigstore.pipeline import LegacyCandidate
@@ -140,20 +182,17 @@ def legacy_candidates(src: Store, digest: str, kind: Literal["sig", "att"]) -> l
     try:
         manifest = src.get_manifest(attached_tag(digest, kind))
     except NotFoundError:
-        return []
-    out = []
-    for sig in legacy.parse_signature_layers(manifest):
-        try:
-            data = src.get_blob(sig.layer)
-        except NotFoundError as e:
-            out.append(LegacyCandidate(sig.layer.digest, error=str(e)))
+        return
+    layers = legacy.parse_signature_layers(manifest)
+    for sig, data in zip(layers, fetch_ahead(lambda s: src.get_blob(s.layer), layers), strict=True):
+        if isinstance(data, SigwardError):
+            yield LegacyCandidate(sig.layer.digest, error=str(data))
             continue
         cert = sig.certificate_pem.encode() if sig.certificate_pem else None
         if kind == "sig":
-            out.append(LegacyCandidate(sig.layer.digest, payload=data, signature_b64=sig.signature_b64,
-                                       certificate_pem=cert, rekor_bundle=sig.bundle_json,
-                                       timestamp=sig.timestamp_json))
+            yield LegacyCandidate(sig.layer.digest, payload=data, signature_b64=sig.signature_b64,
+                                  certificate_pem=cert, rekor_bundle=sig.bundle_json,
+                                  timestamp=sig.timestamp_json)
         else:
-            out.append(LegacyCandidate(sig.layer.digest, envelope=data, certificate_pem=cert,
-                                       rekor_bundle=sig.bundle_json, timestamp=sig.timestamp_json))
-    return out
+            yield LegacyCandidate(sig.layer.digest, envelope=data, certificate_pem=cert,
+                                  rekor_bundle=sig.bundle_json, timestamp=sig.timestamp_json)

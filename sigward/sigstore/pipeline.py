@@ -21,7 +21,7 @@ authority, what matched and why the rest did not.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -230,19 +230,25 @@ class PolicyResult:
 # --- evaluation ------------------------------------------------------------------------------------
 
 
-def evaluate(policy: Policy, candidates: Sequence[Candidate], target: Target, expect: Expect) -> PolicyResult:
-    """Check every candidate against every authority of ``policy``; combine with AnyOf/AllOf."""
+def evaluate(policy: Policy, candidates: Iterable[Candidate], target: Target, expect: Expect, *,
+             first_match: bool = False) -> PolicyResult:
+    """Check every candidate against every authority of ``policy``; combine with AnyOf/AllOf.
+
+    ``candidates`` may be a lazy iterable: with a single authority it is consumed once, in order, and
+    with ``first_match`` no further than the first accepted signature (so nothing more is fetched)."""
     results: list[AuthorityResult] = []
-    passed = _evaluate(policy, candidates, target, expect, results)
+    if not isinstance(policy, KeyAuthority | KeylessAuthority):
+        candidates = list(candidates)  # several authorities look at the same candidates
+    passed = _evaluate(policy, candidates, target, expect, results, first_match)
     return PolicyResult(passed, results)
 
 
-def _evaluate(policy: Policy, candidates: Sequence[Candidate], target: Target, expect: Expect,
-              out: list[AuthorityResult]) -> bool:
+def _evaluate(policy: Policy, candidates: Iterable[Candidate], target: Target, expect: Expect,
+              out: list[AuthorityResult], first_match: bool) -> bool:
     if isinstance(policy, AnyOf):
-        return any([_evaluate(m, candidates, target, expect, out) for m in policy.members])
+        return any([_evaluate(m, candidates, target, expect, out, first_match) for m in policy.members])
     if isinstance(policy, AllOf):
-        return all([_evaluate(m, candidates, target, expect, out) for m in policy.members])
+        return all([_evaluate(m, candidates, target, expect, out, first_match) for m in policy.members])
     result = AuthorityResult(policy)
     out.append(result)
     if isinstance(policy, StaticAuthority):
@@ -252,6 +258,9 @@ def _evaluate(policy: Policy, candidates: Sequence[Candidate], target: Target, e
             result.signatures.append(check(c, policy, target, expect))
         except SigwardError as e:
             result.failures.append((c.where, e))
+            continue
+        if first_match:
+            break
     return result.passed
 
 
