@@ -193,11 +193,12 @@ def load_private_key(ref: str | KeyRef, password_fn: PasswordFn) -> PrivateKey:
 def load_signer(ref: str | KeyRef, password_fn: PasswordFn, *, ed25519_pure: bool = False,
                 pin_prompt: Callable[[str], str] | None = None) -> Any:
     """A signer for any key reference: a key file/env key, or a key held in a KMS, token or secret."""
-    from sigward.keys.remote import dispatch
-
     kref = _as_ref(ref)
-    if dispatch.handles(kref.kind):
-        return dispatch.load_signer(kref, password_fn, pin_prompt)
+    if kref.kind not in ("file", "env"):
+        from sigward.keys.remote import dispatch  # only now: a key file never imports a provider
+
+        if dispatch.handles(kref.kind):
+            return dispatch.load_signer(kref, password_fn, pin_prompt)
     return Signer(load_private_key(kref, password_fn), ed25519_pure=ed25519_pure)
 
 

@@ -66,16 +66,24 @@ def _client(ref: AwsRef, text: str) -> Any:
     from botocore.config import Config
 
     session = boto3.session.Session()
-    region = session.region_name or _region_from_arn(ref.key_id)
+    # The Go SDK (cosign) reads AWS_REGION as well as AWS_DEFAULT_REGION; boto3 only the latter.
+    region = os.environ.get("AWS_REGION") or session.region_name or _region_from_arn(ref.key_id)
     if not region:
         raise key_error(text, "no AWS region configured (set AWS_REGION, or use a key ARN)")
-    config = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=10, read_timeout=30,
+    # botocore's standard retry mode (throttling, 5xx, connection errors; exponential backoff with
+    # jitter); AWS_MAX_ATTEMPTS / AWS_RETRY_MODE still override it, as for any AWS SDK.
+    retries = {"mode": os.environ.get("AWS_RETRY_MODE") or "standard",
+               "max_attempts": int(os.environ.get("AWS_MAX_ATTEMPTS") or 5)}
+    config = Config(retries=retries, connect_timeout=10, read_timeout=30,  # type: ignore[arg-type]
                     user_agent_extra="sigward")
     kwargs: dict[str, Any] = {"region_name": region, "config": config}
     if ref.endpoint:
         kwargs["endpoint_url"] = f"https://{ref.endpoint}"
     if os.environ.get("AWS_TLS_INSECURE_SKIP_VERIFY") == "1":
-        kwargs["verify"] = False
+        import warnings
+
+        kwargs["verify"] = False  # the user asked for it by name; no per-request warning on stderr
+        warnings.filterwarnings("ignore", message="Unverified HTTPS request")
     return session.client("kms", **kwargs)
 
 
