@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "sigward.cli.chart",
     "sigward.cli.inspect",
     "sigward.cli.login",
+    "sigward.cli.pkcs11tool",
     "sigward.cli.misc",
 ]
 

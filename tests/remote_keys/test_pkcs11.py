@@ -151,3 +151,29 @@ def test_missing_module_and_token(run: Callable[..., Any], pin_env: SoftHsm, tmp
     r = run("sign-blob", "--new-bundle-format=false", "--tlog-upload=false", "--key",
                 f"pkcs11:token=nope;object=k?module-path={pin_env.module}", str(blob))
     assert r.code != 0 and "could not find a slot for the token 'nope'" in r.err
+
+
+def test_pkcs11_tool_lists_tokens_and_key_uris(run: Callable[..., Any], pin_env: SoftHsm,
+                                               tmp_path: Path) -> None:
+    r = run("pkcs11-tool", "list-tokens", "--module-path", pin_env.module)
+    assert r.code == 0, r.err
+    assert f"Listing tokens of PKCS11 module '{pin_env.module}'" in r.out
+    assert f"\tLabel: {pin_env.token}\n" in r.out and "\tManufacturer: SoftHSM project\n" in r.out
+    slot = int(r.out.split(f"\tLabel: {pin_env.token}")[0].rsplit("Token in slot ", 1)[1].strip())
+    r = run("pkcs11-tool", "list-keys-uris", "--module-path", pin_env.module, "--slot-id", str(slot),
+            "--pin", pin_env.pin)
+    assert r.code == 0, r.err
+    assert pin_env.pin not in r.out  # unlike cosign, no pin-value in the listed URIs
+    uris = [line.split("URI: ", 1)[1] for line in r.out.splitlines() if "URI: " in line]
+    assert len(uris) == 3 and "\tLabel: ec-p256\n\tID: 01\n" in r.out
+    # A listed URI is usable as is (with the PIN from the environment).
+    blob = tmp_path / "b"
+    blob.write_text("listed")
+    uri = next(u for u in uris if "object=rsa-2048" in u)
+    assert uri.startswith(f"pkcs11:token={pin_env.token};slot-id={slot};id=%03;object=rsa-2048?module-path=")
+    r = run("sign-blob", "--new-bundle-format=false", "--tlog-upload=false", "--key", uri, str(blob),
+            env={"COSIGN_PKCS11_PIN": pin_env.pin})
+    assert r.code == 0, r.err
+    r = run("pkcs11-tool", "list-keys-uris", "--module-path", pin_env.module, "--slot-id", str(slot))
+    assert r.code != 0 and "COSIGN_PKCS11_PIN" in r.err
+    assert run("pkcs11-tool", "list-tokens").code != 0

@@ -263,9 +263,9 @@ def _open_session(token: Any, pin: str) -> Any:
 
 
 def load(text: str, prompt: Callable[[str], str] | None = None) -> Pkcs11Key:
+    session, _token, uri = _open(text, signing=True, prompt=prompt)  # imports pkcs11 (or names the extra)
     from pkcs11 import ObjectClass
 
-    session, _token, uri = _open(text, signing=True, prompt=prompt)
     errors = _errors()
     try:
         private = session.get_key(object_class=ObjectClass.PRIVATE_KEY, label=uri.label or None,
@@ -279,9 +279,9 @@ def load(text: str, prompt: Callable[[str], str] | None = None) -> Pkcs11Key:
 
 def load_public_key(text: str) -> PublicKey:
     """The public key only: no PIN asked (cosign's ``GetKeyWithURIConfig(config, false)``)."""
+    session, _token, uri = _open(text, signing=False, prompt=None)
     from pkcs11 import ObjectClass
 
-    session, _token, uri = _open(text, signing=False, prompt=None)
     errors = _errors()
     try:
         try:
@@ -341,10 +341,10 @@ def list_tokens(module_path: str) -> list[TokenInfo]:
 
 def list_keys(module_path: str, slot_id: int, pin: str,
               prompt: Callable[[str], str] | None = None) -> list[KeyInfo]:
-    from pkcs11 import Attribute, ObjectClass
-
     where = f"slot {slot_id} of module {module_path}"
     lib = _load_library(module_path, where)
+    from pkcs11 import Attribute, ObjectClass
+
     errors = _errors()
     uri = Pkcs11Uri(module_path, "", slot_id, "", b"", pin)
     token = _find_token(lib, uri, where)
