@@ -20,7 +20,8 @@ from sigward.errors import KeyFileError, UsageError
 def register(sub: Any) -> None:
     p = sub.add_parser("generate-key-pair", help="generate an ECDSA P-256 key pair for signing")
     p.add_argument("key_url", nargs="?", default="",
-                   help="k8s://NS/NAME, github://… or gitlab://… destination (not supported yet)")
+                   help="k8s://NS/NAME: store the key pair in a Kubernetes Secret "
+                        "(github://, gitlab:// not supported yet)")
     p.add_argument("--output-key-prefix", default="cosign", metavar="PREFIX",
                    help="name used for the generated .pub and .key files (default cosign)")
     p.add_argument("--kms", default="", metavar="URI",
@@ -101,10 +102,29 @@ def _generate_kms(args: argparse.Namespace) -> int:
 
 
 def _generate_remote(args: argparse.Namespace) -> int:
-    """``generate-key-pair k8s://…`` and the git providers: not built yet (docs/keys.md)."""
+    """``generate-key-pair k8s://NS/NAME``: the key pair into a Kubernetes Secret, ``cosign.pub`` locally."""
     from sigward.keys.keyref import not_supported, parse_key_ref
 
-    raise not_supported(parse_key_ref(args.key_url))
+    ref = parse_key_ref(args.key_url)
+    if ref.kind != "k8s":
+        raise not_supported(ref)
+    from sigward.keys.algorithms import generate_private_key
+    from sigward.keys.encrypted import encrypt_private_key
+    from sigward.keys.files import write_files_atomically
+    from sigward.keys.password import read_password
+    from sigward.keys.remote import k8s
+    from sigward.keys.signer import public_key_pem
+
+    k8s.parse(args.key_url)  # a malformed reference fails before a password is asked
+    password = read_password(True)
+    key = generate_private_key("ecdsa-sha2-256-nistp256")  # cosign always generates P-256 here
+    public_pem = public_key_pem(key.public_key())
+    namespace, name = k8s.store_key_pair(args.key_url, encrypt_private_key(key, password), public_pem,
+                                         password)
+    sys.stderr.write(f"Successfully created secret {name} in namespace {namespace}\n")
+    write_files_atomically([("cosign.pub", public_pem, 0o600)])
+    sys.stderr.write("Public key written to cosign.pub\n")
+    return 0
 
 
 def _import(args: argparse.Namespace) -> int:

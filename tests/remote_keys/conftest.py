@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.awskms import LocalKms
+from tests.fixtures.kube_secrets import KubeSecrets
 from tests.fixtures.pki import KeyPair
 from tests.fixtures.softhsm import SoftHsm, start_softhsm
+from tests.fixtures.vault_transit import VaultTransit
 from tests.signing.conftest import keys, layout, run  # noqa: F401
 
 
@@ -44,3 +46,36 @@ def aws_env(local_kms: LocalKms, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
         monkeypatch.setenv(k, v)
     local_kms.front.reset()
     return local_kms.env()
+
+
+@pytest.fixture(scope="session")
+def vault_server() -> Iterator[VaultTransit]:
+    server = VaultTransit().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def vault(vault_server: VaultTransit, monkeypatch: pytest.MonkeyPatch) -> VaultTransit:
+    """The transit stand-in with VAULT_ADDR/VAULT_TOKEN set as a user would; no ~/.vault-token read."""
+    for var in ("BAO_ADDR", "BAO_TOKEN", "TRANSIT_SECRET_ENGINE_PATH", "VAULT_NAMESPACE", "VAULT_CACERT"):
+        monkeypatch.delenv(var, raising=False)
+    for k, v in vault_server.env().items():
+        monkeypatch.setenv(k, v)
+    vault_server.reset()
+    return vault_server
+
+
+@pytest.fixture(scope="session")
+def kube_server(tmp_path_factory: pytest.TempPathFactory, registry_ca: KeyPair) -> Iterator[KubeSecrets]:
+    server = KubeSecrets(tmp_path_factory.mktemp("kube"), registry_ca)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def kube(kube_server: KubeSecrets, monkeypatch: pytest.MonkeyPatch) -> KubeSecrets:
+    """The Secrets API stand-in, reached through KUBECONFIG as a user's kubectl would."""
+    monkeypatch.setenv("KUBECONFIG", str(kube_server.kubeconfig))
+    kube_server.requests.clear()
+    return kube_server

@@ -177,3 +177,26 @@ def test_pkcs11_tool_lists_tokens_and_key_uris(run: Callable[..., Any], pin_env:
     r = run("pkcs11-tool", "list-keys-uris", "--module-path", pin_env.module, "--slot-id", str(slot))
     assert r.code != 0 and "COSIGN_PKCS11_PIN" in r.err
     assert run("pkcs11-tool", "list-tokens").code != 0
+
+
+def test_attest_and_attest_blob_with_a_token_key(run: Callable[..., Any], pin_env: SoftHsm,
+                                                 layout: Callable[..., str], tmp_path: Path) -> None:
+    uri = pin_env.uri("ec-p256")
+    pin = {"COSIGN_PKCS11_PIN": pin_env.pin}
+    predicate = tmp_path / "sbom.cdx.json"
+    predicate.write_text('{"bomFormat":"CycloneDX","specVersion":"1.5"}')
+    img = layout("attested on a token")
+    r = run("attest", "--tlog-upload=false", "--key", uri, "--type", "cyclonedx", "--predicate",
+            str(predicate), img, env=pin)
+    assert r.code == 0, r.err
+    r = run("verify-attestation", "--key", uri, NOTLOG, "--type", "cyclonedx", img)
+    assert r.code == 0, r.err
+    blob = tmp_path / "artifact"
+    blob.write_text("artifact")
+    bundle = tmp_path / "att.sigstore.json"
+    r = run("attest-blob", "--tlog-upload=false", "--key", uri, "--type", "cyclonedx", "--predicate",
+            str(predicate), "--bundle", str(bundle), str(blob), env=pin)
+    assert r.code == 0, r.err
+    r = run("verify-blob-attestation", "--key", uri, NOTLOG, "--type", "cyclonedx", "--bundle", str(bundle),
+            str(blob))
+    assert r.code == 0, r.err

@@ -10,11 +10,13 @@ from typing import Any
 from sigward.keys.keyref import KeyRef
 from sigward.keys.keytypes import PublicKey
 
-# Schemes without a provider here (gcpkms, azurekms, hashivault, k8s) keep keyref's one-line
-# "not supported yet" error; docs/keys.md says which and why.
+# Schemes without a provider here keep keyref's one-line "not supported yet" error; docs/keys.md says
+# which and why.
 PROVIDERS = {
     "awskms": "sigward.keys.remote.awskms",
+    "hashivault": "sigward.keys.remote.hashivault",
     "pkcs11": "sigward.keys.remote.pkcs11",
+    "k8s": "sigward.keys.remote.k8s",
 }
 KMS_SCHEMES = ("awskms", "gcpkms", "azurekms", "hashivault")
 
