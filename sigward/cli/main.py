@@ -68,6 +68,7 @@ COMMANDS: dict[str, str] = {
     "demo-image": "sigward.cli.inspect",
     "login": "sigward.cli.login",
     "logout": "sigward.cli.login",
+    "pkcs11-tool": "sigward.cli.pkcs11tool",
     "signer": "sigward.signer.cli",
     "version": "sigward.cli.misc",
 }
