@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
 
 
 def run_sign(args: argparse.Namespace) -> int:
-    from sigward.cli.common import blob_source, password_fn
+    from sigward.cli.common import blob_source, password_fn, pin_prompt
     from sigward.cli.sigstore_flags import material_from_flags
     from sigward.errors import UsageError
 
@@ -69,7 +69,8 @@ def run_sign(args: argparse.Namespace) -> int:
     if args.key:
         passwords = password_fn(confirm=False)
         source = blob_source(args.blob)
-        sig, signer = blob.load_and_sign_blob(source, lambda: load_signer(args.key, passwords))
+        sig, signer = blob.load_and_sign_blob(
+            source, lambda: load_signer(args.key, passwords, pin_prompt=pin_prompt()))
         material = material_from_flags(args, signer)
     else:
         material = material_from_flags(args, None)

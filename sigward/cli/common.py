@@ -111,7 +111,24 @@ def load_key_signer(args: argparse.Namespace) -> Any:
         return None
     from sigward.keys.providers import load_signer
 
-    return load_signer(args.key, password_fn(confirm=False))
+    return load_signer(args.key, password_fn(confirm=False), pin_prompt=pin_prompt())
+
+
+def pin_prompt() -> Any:
+    """The terminal PIN prompt for ``pkcs11:`` keys (imported only when a token asks for a PIN)."""
+
+    def ask(message: str) -> str:
+        """The CLI's PIN prompt (stderr, no echo); only when stdin is a terminal."""
+        import sys
+
+        from sigward.cli.password import _prompt
+        from sigward.keys.remote.base import key_error
+
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise key_error("pkcs11:", "the token needs a PIN: set COSIGN_PKCS11_PIN or pin-value")
+        return _prompt(message, sys.stdin, sys.stderr).decode("utf-8")
+
+    return ask
 
 
 def write_single_bundle(path: str, bundles: list[bytes], what: str) -> None:

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 # Asked for a key's password; the argument says whether to confirm it (True when creating a key).
 PasswordFn = Callable[[bool], bytes]
+# Asked for a token PIN (PKCS#11); the argument is the question to show.
+PinPrompt = Callable[[str], str]
 
 
 @runtime_checkable
@@ -81,7 +83,8 @@ class KeyProvider(Protocol):
       ``keys/`` itself).
     - ``load_signer`` returns an object satisfying ``Signer``; ``load_verifier`` one satisfying
       ``Verifier``. ``password`` is how to ask for a password when the reference needs one (a local
-      encrypted key); providers that do not need one ignore it. ``hash_name`` overrides the digest
+      encrypted key), ``pin_prompt`` how to ask for a token PIN; providers that do not need them ignore
+      them (never prompt any other way). ``hash_name`` overrides the digest
       algorithm the verifier expects (cosign's ``--signature-digest-algorithm``); ``ed25519_pure``
       asks for pure Ed25519 instead of Ed25519ph.
     - Failures are ``sigward.errors.SigwardError`` subclasses with one line naming the reference
@@ -92,7 +95,8 @@ class KeyProvider(Protocol):
       signing round trip (fetch it once in ``load_signer``).
     """
 
-    def load_signer(self, ref: KeyRef, *, password: PasswordFn | None, ed25519_pure: bool) -> Signer: ...
+    def load_signer(self, ref: KeyRef, *, password: PasswordFn | None, ed25519_pure: bool,
+                    pin_prompt: PinPrompt | None = None) -> Signer: ...
 
     def load_verifier(self, ref: KeyRef, *, password: PasswordFn | None, hash_name: str | None,
                       ed25519_pure: bool) -> Verifier: ...

@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING
 from sigward.keys.keyref import KeyRef, not_supported, parse_key_ref
 
 if TYPE_CHECKING:
-    from sigward.keys.interfaces import KeyProvider, PasswordFn, Signer, Verifier
+    from sigward.keys.interfaces import KeyProvider, PasswordFn, PinPrompt, Signer, Verifier
 
-# Kinds served by a module whose name differs from the kind.
-_MODULES = {"file": "sigward.keys.providers.local", "env": "sigward.keys.providers.local"}
+# Kinds served by a module whose name differs from the kind: files and env:// are local keys; the KMS,
+# Vault, PKCS#11 and Kubernetes providers live in sigward.keys.remote (one module per scheme), adapted here.
+_MODULES = {"file": "sigward.keys.providers.local", "env": "sigward.keys.providers.local",
+            **dict.fromkeys(("awskms", "hashivault", "pkcs11", "k8s"), "sigward.keys.providers.remote")}
 _registered: dict[str, KeyProvider] = {}
 
 
@@ -53,10 +55,13 @@ def as_ref(ref: str | KeyRef) -> KeyRef:
 
 
 def load_signer(ref: str | KeyRef, password: PasswordFn | None = None, *,
-                ed25519_pure: bool = False) -> Signer:
-    """The signer a key reference names (a cosign key file, ``env://VAR``, a KMS key, …)."""
+                ed25519_pure: bool = False, pin_prompt: PinPrompt | None = None) -> Signer:
+    """The signer a key reference names (a cosign key file, ``env://VAR``, a KMS key, a PKCS#11 token…).
+
+    ``password`` is asked for an encrypted key file; ``pin_prompt`` for a token PIN (never otherwise)."""
     kref = as_ref(ref)
-    return provider_for(kref).load_signer(kref, password=password, ed25519_pure=ed25519_pure)
+    return provider_for(kref).load_signer(kref, password=password, ed25519_pure=ed25519_pure,
+                                          pin_prompt=pin_prompt)
 
 
 def load_verifier(ref: str | KeyRef, password: PasswordFn | None = None, *, hash_name: str | None = None,

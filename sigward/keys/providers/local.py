@@ -16,7 +16,7 @@ from sigward.keys.keytypes import PrivateKey, PublicKey, key_kind
 from sigward.keys.local import LocalSigner, LocalVerifier
 
 if TYPE_CHECKING:
-    from sigward.keys.interfaces import PasswordFn
+    from sigward.keys.interfaces import PasswordFn, PinPrompt
 
 
 def _read(ref: KeyRef) -> bytes:
@@ -82,7 +82,8 @@ def load_public_key(ref: KeyRef, password: PasswordFn | None = None) -> PublicKe
 class LocalKeyProvider:
     """``KeyProvider`` for ``file`` and ``env`` references."""
 
-    def load_signer(self, ref: KeyRef, *, password: PasswordFn | None, ed25519_pure: bool) -> LocalSigner:
+    def load_signer(self, ref: KeyRef, *, password: PasswordFn | None, ed25519_pure: bool,
+                    pin_prompt: PinPrompt | None = None) -> LocalSigner:
         return LocalSigner(load_private_key(ref, password), ed25519_pure=ed25519_pure)
 
     def load_verifier(self, ref: KeyRef, *, password: PasswordFn | None, hash_name: str | None,
