@@ -51,7 +51,8 @@ class TokenProvider:
         self.keys: dict[str, TokenKey] = {}
         self.loaded: list[str] = []
 
-    def load_signer(self, ref: KeyRef, *, password: Any, ed25519_pure: bool) -> interfaces.Signer:
+    def load_signer(self, ref: KeyRef, *, password: Any, ed25519_pure: bool,
+                    pin_prompt: Any = None) -> interfaces.Signer:
         self.loaded.append(ref.text)
         return self.keys.setdefault(ref.text, TokenKey())
 
