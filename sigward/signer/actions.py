@@ -1,8 +1,12 @@
 """The signer's one door to sigward's signing operations: load a key, signing material, sign, attest, attach.
 
 Everything the phase needs of ``sigward.ops``/``sigward.keys`` goes through these few functions, so the
-phase logic does not depend on how those are shaped inside (they are being reshaped behind a public API;
-only this module follows).
+phase logic does not depend on how those are shaped inside. Why not the public API (``sigward.sign`` /
+``sigward.attest``): it takes a reference and builds its signing material per call, so a keyless config
+would get a Fulcio certificate per image and SBOM, the CI's ambient identity token is off, and
+``docker-media-types`` (an RFC field) has no parameter; the phase needs material built once per config
+and signatures written into the stores it already checked. When the API takes a ``SigningMaterial`` and
+the media-type choice, ``sign``/``attest`` here become one call each.
 """
 
 from __future__ import annotations
