@@ -209,8 +209,8 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
             identifier = image_identifier(ref, store, args)
             result = verify_attestations(store, identifier, verifier, attach_store=attach, options=opts,
                                          type_name=args.type, policies=policies)
-        # cosign names a --local-image target by the directory as typed
-        print(verification_header(text if args.local_image else ref, check_claims=args.check_claims, annotations=False,
+        shown = text if args.local_image else ref  # cosign names a --local-image target as typed
+        print(verification_header(shown, check_claims=args.check_claims, annotations=False,
                                   tlog=not opts.ignore_tlog, key=verifier is not None), file=sys.stderr)
         for a in result.attestations:
             sys.stdout.buffer.write(a.output + b"\n")

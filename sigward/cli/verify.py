@@ -74,8 +74,8 @@ def run(args: argparse.Namespace) -> int:
             identifier = image_identifier(ref, store, args)
             result = verify_image(store, identifier, verifier, attach_store=attach, options=opts,
                                   display_name=str(ref))
-        # cosign names a --local-image target by the directory as typed
-        print(verification_header(text if args.local_image else ref, check_claims=args.check_claims, annotations=bool(annotations),
+        shown = text if args.local_image else ref  # cosign names a --local-image target as typed
+        print(verification_header(shown, check_claims=args.check_claims, annotations=bool(annotations),
                                   tlog=not opts.ignore_tlog, key=verifier is not None), file=sys.stderr)
         if args.output == "text":
             for s in result.signatures:

@@ -105,8 +105,8 @@ def tools(interop_dir: Path) -> Tools:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("COSIGN_", "SIGSTORE_", "SIGWARD_", "TUF_"))}
     # Keep both tools away from the user's docker credentials and the public-good TUF cache.
-    env.update(COSIGN_PASSWORD=PASSWORD, HOME=str(interop_dir / "home"), DOCKER_CONFIG=str(interop_dir / "docker"),
-               COSIGN_YES="true")
+    env.update(COSIGN_PASSWORD=PASSWORD, HOME=str(interop_dir / "home"),
+               DOCKER_CONFIG=str(interop_dir / "docker"), COSIGN_YES="true")
     (interop_dir / "home").mkdir(exist_ok=True)
     return Tools(go_tool("cosign"), interop_dir, env)
 
@@ -170,6 +170,52 @@ def no_log_config(tools: Tools, interop_dir: Path) -> Path:
 
 def bundle_sign(no_log_config: Path) -> list[str]:
     return ["--signing-config", str(no_log_config)]
+
+
+FORMS = ["bundle", "legacy"]
+
+
+def sign_flags(form: str, no_log_config: Path) -> list[str]:
+    return bundle_sign(no_log_config) if form == "bundle" else LEGACY_SIGN
+
+
+@pytest.fixture(scope="session")
+def predicate(interop_dir: Path) -> Path:
+    path = interop_dir / "predicate.json"
+    path.write_text('{"builder":{"id":"https://example.com/builder"},"buildType":"https://example.com/t"}')
+    return path
+
+
+@dataclass
+class SignedImages:
+    """Images signed (``-a by=<tool>``) and attested (``--type custom``) by one tool in one format, made on
+    first use and shared by the tree, copy and save/load tests."""
+
+    tools: Tools
+    keys: dict[str, KeyPair]
+    no_log_config: Path
+    predicate: Path
+    made: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def get(self, producer: str, host: str, form: str) -> str:
+        key = (producer, host, form)
+        if key not in self.made:
+            ref = new_image(host, f"signed-by-{producer}-{form}")
+            flags = sign_flags(form, self.no_log_config)
+            signing_key = self.keys[producer].key
+            # One after the other: on the fallback registry both update the one sha256-<hex> index.
+            self.tools.ok(producer, "sign", "--yes", "--key", signing_key, *flags, "-a", f"by={producer}",
+                          ref)
+            self.tools.ok(producer, "attest", "--yes", "--key", signing_key, *flags,
+                          "--predicate", self.predicate, "--type", "custom", ref)
+            self.made[key] = ref
+        return self.made[key]
+
+
+@pytest.fixture(scope="session")
+def signed_images(tools: Tools, keys: dict[str, KeyPair], no_log_config: Path,
+                  predicate: Path) -> SignedImages:
+    return SignedImages(tools, keys, no_log_config, predicate)
 
 
 # -- results table ---------------------------------------------------------------------------------------

@@ -17,55 +17,16 @@ from tests.interop.conftest import (
     COSIGN,
     DIRECTION_IDS,
     DIRECTIONS,
+    FORMS,
     LEGACY_SIGN,
     NO_TLOG_VERIFY,
     SIGWARD,
     KeyPair,
+    SignedImages,
     Tools,
-    bundle_sign,
     new_image,
+    sign_flags,
 )
-
-FORMS = ["bundle", "legacy"]
-
-
-def sign_flags(form: str, no_log_config: Path) -> list[str]:
-    return bundle_sign(no_log_config) if form == "bundle" else LEGACY_SIGN
-
-
-@pytest.fixture(scope="session")
-def predicate(interop_dir: Path) -> Path:
-    path = interop_dir / "predicate.json"
-    path.write_text('{"builder":{"id":"https://example.com/builder"},"buildType":"https://example.com/t"}')
-    return path
-
-
-@pytest.fixture(scope="session")
-def signed_images(tools: Tools, keys: dict[str, KeyPair], no_log_config: Path, predicate: Path) -> dict:
-    """Memo of images signed and attested (``--type custom``) by one tool in one format, made on first use
-    and shared by the tree, copy and save/load tests: ``get(producer, host, form) -> ref``."""
-    return {}
-
-
-def signed_image(cache: dict, tools: Tools, keys: dict[str, KeyPair], no_log_config: Path, predicate: Path,
-                 producer: str, host: str, form: str) -> str:
-    key = (producer, host, form)
-    if key not in cache:
-        ref = new_image(host, f"signed-by-{producer}-{form}")
-        flags = sign_flags(form, no_log_config)
-        # Sequential: on the fallback registry both update the one sha256-<hex> index.
-        tools.ok(producer, "sign", "--yes", "--key", keys[producer].key, *flags, "-a", f"by={producer}", ref)
-        tools.ok(producer, "attest", "--yes", "--key", keys[producer].key, *flags, "--predicate", predicate,
-                 "--type", "custom", ref)
-        cache[key] = ref
-    return str(cache[key])
-
-
-@pytest.fixture
-def signed(signed_images: dict, tools: Tools, keys: dict[str, KeyPair], no_log_config: Path,
-           predicate: Path) -> object:
-    return lambda producer, host, form: signed_image(signed_images, tools, keys, no_log_config, predicate,
-                                                     producer, host, form)
 
 
 @pytest.mark.interop("image signature with -a annotations")
@@ -139,10 +100,10 @@ def tree_blocks(text: str) -> set[tuple[str, tuple[str, ...]]]:
 @pytest.mark.interop("tree of the other tool's signatures and attestations")
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("direction", DIRECTIONS, ids=DIRECTION_IDS)
-def test_tree(tools: Tools, signed: object, registry_host: str, registry_kind: str,
+def test_tree(tools: Tools, signed_images: SignedImages, registry_host: str, registry_kind: str,
               direction: tuple[str, str], form: str) -> None:
     producer, consumer = direction
-    ref = signed(producer, registry_host, form)  # type: ignore[operator]
+    ref = signed_images.get(producer, registry_host, form)
     trees = {tool: tree_blocks(tools.ok(tool, "tree", "--experimental-oci11", ref).stdout)
              for tool in (COSIGN, SIGWARD)}
     assert trees[COSIGN] == trees[SIGWARD]
@@ -158,10 +119,10 @@ def test_tree(tools: Tools, signed: object, registry_host: str, registry_kind: s
 @pytest.mark.interop("copy by one tool, verify (signature + attestation) by the other")
 @pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("direction", DIRECTIONS, ids=DIRECTION_IDS)
-def test_copy(tools: Tools, keys: dict[str, KeyPair], signed: object, registry_host: str, registry_kind: str,
-              direction: tuple[str, str], form: str) -> None:
+def test_copy(tools: Tools, keys: dict[str, KeyPair], signed_images: SignedImages, registry_host: str,
+              registry_kind: str, direction: tuple[str, str], form: str) -> None:
     producer, consumer = direction
-    src = signed(producer, registry_host, form)  # type: ignore[operator]
+    src = signed_images.get(producer, registry_host, form)
     dst = new_image(registry_host, "copy-dst").split("@")[0].rsplit("/", 1)[0] + f"/copied-{producer}-{form}"
     tools.ok(producer, "copy", src, f"{dst}:v1")
     copied = f"{dst}@{src.split('@')[1]}"
