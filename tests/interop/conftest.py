@@ -257,7 +257,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def render_table(results: dict[tuple[str, str, str], str]) -> str:
     lines = ["| format | producer → consumer | registry | result |", "|---|---|---|---|"]
-    for (fmt, direction, registry), result in sorted(results.items()):
+    ordered = sorted(results.items(), key=lambda kv: (kv[0][0].lower(), *kv[0]))
+    for (fmt, direction, registry), result in ordered:
         mark = "✅ pass" if result == "pass" else f"❌ {result}"
         lines.append(f"| {fmt} | {direction} | {registry} | {mark} |")
     return "\n".join(lines) + "\n"

@@ -81,8 +81,6 @@ def test_attestation(tools: Tools, keys: dict[str, KeyPair], registry_host: str,
         (consumer, True, ["verify-attestation", "--key", pub, *NO_TLOG_VERIFY, "--type", "slsaprovenance",
                           ref]),
         (consumer, False, ["verify-attestation", "--key", pub, *NO_TLOG_VERIFY, "--type", "custom", ref]),
-        (consumer, False, ["verify-attestation", "--key", keys[consumer].pub, *NO_TLOG_VERIFY,
-                           "--type", "slsaprovenance", ref]),
     )
 
 
