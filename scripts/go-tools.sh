@@ -19,13 +19,15 @@ mkdir -p "$CACHE"
 COSIGN_VERSION=v3.1.2
 GGCR_VERSION=v0.22.1
 CUE_VERSION=v0.17.1
+LIFECYCLE_VERSION=v0.21.17
 
 declare -A VERSION=([cosign]=$COSIGN_VERSION [crane]=$GGCR_VERSION [cue]=$CUE_VERSION
-                    [ggcr-registry]=$GGCR_VERSION)
-declare -A COLD=([cosign]="about 3 min" [crane]="about 30 s" [cue]="about 1 min" [ggcr-registry]="about 10 s")
+                    [ggcr-registry]=$GGCR_VERSION [lifecycle]=$LIFECYCLE_VERSION)
+declare -A COLD=([cosign]="about 3 min" [crane]="about 30 s" [cue]="about 1 min" [ggcr-registry]="about 10 s"
+                 [lifecycle]="about 40 s")
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(cosign crane cue ggcr-registry)
+[ ${#tools[@]} -gt 0 ] || tools=(cosign crane cue ggcr-registry lifecycle)
 for i in "${!tools[@]}"; do tools[$i]=${tools[$i]//_/-}; done
 
 missing=()
@@ -83,6 +85,30 @@ GO
   return $rc
 }
 
+# The Cloud Native Buildpacks lifecycle (its `exporter` writes what `sigward signer` reads). `go install` fails:
+# internal/extend/kaniko imports github.com/osscontainertools/kaniko, which the Go module proxy does not serve,
+# and only the extender uses it. So: a writable copy of the module with the kaniko applier reduced to its
+# non-Linux no-op (go-oracles.md); the exporter is untouched. The binary dispatches on its name (symlink it).
+build_lifecycle() {
+  local dir=$1 src mod
+  mod=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "github.com/buildpacks/lifecycle@$LIFECYCLE_VERSION" \
+        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') || return 1
+  src=$(mktemp -d)
+  cp -r "$mod/." "$src" && chmod -R u+w "$src"
+  local k="$src/internal/extend/kaniko"
+  rm -f "$k/dockerfile_applier_linux.go" "$k/dockerfile_applier_test.go"
+  sed -i 's|^//go:build unix && !linux$|//go:build unix|' "$k/dockerfile_applier_unix.go"
+  # drop createOptions (the only user of kaniko's config and containerd's platforms) and those imports
+  awk '/^func createOptions\(/{skip=1} skip&&/^}/{skip=0; next} !skip' "$k/dockerfile_applier.go" \
+    | grep -v -e '"github.com/osscontainertools/kaniko/pkg/config"' -e '"github.com/containerd/containerd/platforms"' \
+    >"$k/dockerfile_applier.go.new" && mv "$k/dockerfile_applier.go.new" "$k/dockerfile_applier.go"
+  (cd "$src" && go mod edit -droprequire github.com/osscontainertools/kaniko \
+     && GOFLAGS="$GOFLAGS -mod=mod" go build -o "$dir.tmp/" ./cmd/lifecycle ./cmd/launcher)
+  local rc=$?
+  rm -rf "$src"
+  return $rc
+}
+
 build() {
   local tool=$1 dir=$2
   case $tool in
@@ -90,6 +116,7 @@ build() {
     crane) install_module crane github.com/google/go-containerregistry/cmd/crane "$dir" ;;
     cue) install_module cue cuelang.org/go/cmd/cue "$dir" ;;
     ggcr-registry) build_ggcr_registry "$dir" ;;
+    lifecycle) build_lifecycle "$dir" ;;
   esac
 }
 
