@@ -20,14 +20,16 @@ COSIGN_VERSION=v3.1.2
 GGCR_VERSION=v0.22.1
 CUE_VERSION=v0.17.1
 LIFECYCLE_VERSION=v0.21.17
+# local-kms publishes tags without a "v", so the module proxy knows it only by pseudo-version.
+LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
 
 declare -A VERSION=([cosign]=$COSIGN_VERSION [crane]=$GGCR_VERSION [cue]=$CUE_VERSION
-                    [ggcr-registry]=$GGCR_VERSION [lifecycle]=$LIFECYCLE_VERSION)
+                    [ggcr-registry]=$GGCR_VERSION [lifecycle]=$LIFECYCLE_VERSION [local-kms]=$LOCAL_KMS_VERSION)
 declare -A COLD=([cosign]="about 3 min" [crane]="about 30 s" [cue]="about 1 min" [ggcr-registry]="about 10 s"
-                 [lifecycle]="about 40 s")
+                 [lifecycle]="about 40 s" [local-kms]="about 30 s")
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(cosign crane cue ggcr-registry lifecycle)
+[ ${#tools[@]} -gt 0 ] || tools=(cosign crane cue ggcr-registry lifecycle local-kms)
 for i in "${!tools[@]}"; do tools[$i]=${tools[$i]//_/-}; done
 
 missing=()
@@ -117,6 +119,8 @@ build() {
     cue) install_module cue cuelang.org/go/cmd/cue "$dir" ;;
     ggcr-registry) build_ggcr_registry "$dir" ;;
     lifecycle) build_lifecycle "$dir" ;;
+    # The AWS KMS API (asymmetric keys, Sign/Verify with MessageType=DIGEST) for the awskms:// tests.
+    local-kms) install_module local-kms github.com/nsmithuk/local-kms "$dir" ;;
   esac
 }
 
