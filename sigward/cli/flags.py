@@ -59,8 +59,9 @@ class _GoBoolAction(argparse.Action):
 def add_go_bool(parser: argparse.ArgumentParser | Any, *names: str, default: bool = False,
                 help: str = "", dest: str | None = None) -> None:
     """Declare a Go-style boolean flag: ``--x``, ``--x=true``, ``--x=false``."""
-    kw: dict[str, Any] = {"default": default, "const": True,
-                          "help": f"{help} (default {str(default).lower()})".strip()}
+    # A hidden flag stays hidden: argparse only recognises the bare SUPPRESS marker.
+    shown = help if help == argparse.SUPPRESS else f"{help} (default {str(default).lower()})".strip()
+    kw: dict[str, Any] = {"default": default, "const": True, "help": shown}
     if dest:
         kw["dest"] = dest
     action = parser.add_argument(*names, action=_GoBoolAction, **kw)

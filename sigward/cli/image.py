@@ -31,7 +31,8 @@ examples:
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) sigward image build ... --layer app.tar.gz TARGET
 
 The base is verified exactly as `sigward verify` would (same flags, same exit codes: 10 no signatures,
-12 no matching signatures, ...) before anything is built or written. Prints TARGET@sha256:... on stdout.
+12 no matching legacy signatures, 1 no matching Sigstore bundles, ...) before anything is built or
+written. Prints TARGET@sha256:... on stdout.
 """
 
 DIGEST_EPILOG = """\

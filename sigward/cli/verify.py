@@ -25,8 +25,9 @@ examples:
   sigward verify --key cosign.pub --insecure-ignore-tlog=true oci:./layout:hello
   sigward verify --key cosign.pub --insecure-ignore-tlog=true --local-image ./saved
 
-exit codes (as cosign): 10 no signatures found, 11 image tag not found, 12 no matching signatures,
-13 no certificate on the signature, 1 any other error.
+exit codes (as cosign v3): 10 no signatures found, 11 image tag not found, 12 no matching signatures in the
+legacy .sig format, 13 no certificate on the signature, 1 any other error -- including no matching
+signatures among Sigstore bundles (the default format), where cosign v3 also exits 1.
 """
 
 WARN_TLOG = (

@@ -28,11 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from sigward import gojson
-from sigward.errors import DigestMismatchError, InvalidManifestError, NotFoundError, StoreError
+from sigward.errors import (
+    DigestMismatchError,
+    InvalidManifestError,
+    InvalidReferenceError,
+    NotFoundError,
+    StoreError,
+)
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
-from sigward.oci.reference import LayoutReference, validate_tag
+from sigward.oci.reference import ONLY_IMAGE, LayoutReference, validate_tag
 from sigward.oci.store import ProgressFn, Store
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -42,6 +48,9 @@ LOCK_FILE = ".sigward.lock"
 _TMP_PREFIX = ".sigward-tmp-"
 FILE_MODE = 0o644
 LAYOUT_HEADER = b'{"imageLayoutVersion":"1.0.0"}'
+# cosign save's index.json ``kind`` annotations of attached images (not images a user means).
+_ATTACHMENT_KINDS = {"dev.cosignproject.cosign/sigs", "dev.cosignproject.cosign/atts",
+                     "dev.cosignproject.cosign/sboms"}
 
 
 class LayoutStore(Store):
@@ -175,6 +184,8 @@ class LayoutStore(Store):
     def resolve(self, identifier: str) -> Descriptor:
         self._check_layout()
         entries = self._read_index()
+        if identifier == ONLY_IMAGE:
+            return self._only_image(entries)
         if _digest.is_digest(identifier):
             for e in entries:
                 if e.get("digest") == identifier:
@@ -189,6 +200,39 @@ class LayoutStore(Store):
         if not found:
             raise NotFoundError(f"{self.name}:{identifier}: tag not found")
         return _plain(Descriptor.from_json(found[-1]))
+
+    def _only_image(self, entries: list[dict[str, Any]]) -> Descriptor:
+        """``oci:PATH`` read with no tag or digest: the one image the layout holds, attachments aside.
+
+        Attachments are the ``sha256-<hex>[.sig|.att|.sbom]`` tags, cosign ``save``'s signature and
+        attestation entries, and referrers (manifests with a subject). More than one image: the error
+        lists the references to choose from.
+        """
+        images: dict[str, tuple[dict[str, Any], list[str]]] = {}
+        for e in entries:
+            tag = _tag_of(e)
+            if tag and tag.startswith("sha256-"):
+                continue
+            if (e.get("annotations") or {}).get("kind") in _ATTACHMENT_KINDS:
+                continue
+            if not tag and e.get("mediaType") in mt.IMAGE_MANIFEST_TYPES:
+                m = self._maybe_manifest(e["digest"], e["size"], e.get("mediaType"))
+                if m is not None and m.subject is not None:
+                    continue
+            found = images.setdefault(e["digest"], (e, []))
+            if tag:
+                found[1].append(tag)
+        if len(images) == 1:
+            return _plain(Descriptor.from_json(next(iter(images.values()))[0]))
+        if not images:
+            raise NotFoundError(f"{self.name}: the layout holds no image")
+        choices = []
+        for dig, (_, tags) in images.items():
+            choices.extend(f"{self.name}:{t}" for t in sorted(tags))
+            if not tags:
+                choices.append(f"{self.name}@{dig}")
+        raise InvalidReferenceError(
+            f"{self.name} holds {len(images)} images; name one with a tag or digest: " + ", ".join(choices))
 
     def get_manifest(self, identifier: str) -> Manifest:
         desc = self.resolve(identifier)

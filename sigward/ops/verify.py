@@ -132,15 +132,39 @@ def _verify_bundles(
     bundles: list[FoundBundle], subject: Descriptor, verifier: Verifier | None, opts: VerifyOptions, name: str
 ) -> VerifyResult:
     ok: list[VerifiedSignature] = []
-    errors: list[str] = []
+    errors: list[tuple[str, str]] = []
     for fb in bundles:
         try:
             ok.append(check_bundle(fb.data, subject.digest, verifier, opts, name))
         except SigwardError as e:
-            errors.append(f"{fb.where}: {e}")
+            errors.append((fb.where, str(e)))
     if not ok:
-        raise VerificationError("no matching signatures: " + "; ".join(errors))
+        # Exit 1 (a plain VerificationError), not 12: cosign v3's bundle path has no dedicated code.
+        raise VerificationError(f"no matching signatures among {_count(len(bundles), 'Sigstore bundle')}: "
+                                + summarise_failures(errors))
     return VerifyResult(subject.digest, ok, "bundle")
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def summarise_failures(errors: list[tuple[str | None, str]]) -> str:
+    """Each distinct reason once, in first-seen order, with how many signatures failed that way.
+
+    An image signed seven times with the same key fails seven times for the same reason; repeating it
+    seven times on one line hides the one thing the user needs to read.
+    """
+    order: dict[str, list[str | None]] = {}
+    for where, reason in errors:
+        order.setdefault(reason, []).append(where)
+    parts = []
+    for reason, wheres in order.items():
+        if len(wheres) == 1:
+            parts.append(f"{wheres[0]}: {reason}" if wheres[0] else reason)
+        else:
+            parts.append(f"{reason} ({len(wheres)} signatures)")
+    return "; ".join(parts)
 
 
 def check_bundle(
@@ -205,14 +229,14 @@ def _verify_legacy(
     if not layers:
         raise NoSignaturesError("no signatures found")
     ok: list[VerifiedSignature] = []
-    errors: list[str] = []
+    errors: list[tuple[str | None, str]] = []
     for sig in layers:
         try:
             ok.append(check_legacy_signature(src, sig, subject.digest, verifier, opts))
         except SigwardError as e:
-            errors.append(str(e))
+            errors.append((None, str(e)))
     if not ok:
-        raise NoMatchingSignaturesError("no matching signatures: " + "; ".join(errors))
+        raise NoMatchingSignaturesError("no matching signatures: " + summarise_failures(errors))
     return VerifyResult(subject.digest, ok, "legacy")
 
 

@@ -298,6 +298,11 @@ def public_good(offline: bool = False, staging: bool = False) -> tuple[TrustedRo
         from sigstore.models import ClientTrustConfig
     except ImportError:  # pragma: no cover - a dependency
         raise SigwardError("the public-good trust root needs sigstore-python (pip install sigstore)")
+    import logging
+
+    # sigstore-python warns "TUF repository is loaded in offline mode" on every offline load (and on the
+    # fallback below); cosign says nothing there, and a key-only command should not print TUF noise.
+    logging.getLogger("sigstore._internal.tuf").setLevel(logging.ERROR)
     try:
         cfg = ClientTrustConfig.staging(offline=offline) if staging else ClientTrustConfig.production(
             offline=offline)
