@@ -105,7 +105,7 @@ def run_download_signature(args: argparse.Namespace) -> int:
 def run_clean(args: argparse.Namespace) -> int:
     from sigward.cli.common import open_image
     from sigward.errors import UsageError
-    from sigward.ops.manage import clean
+    from sigward.ops.manage import bundle_referrers, clean
 
     if not args.force:
         msg = {"signature": "all signatures", "attestation": "all attestations", "sbom": "all SBOMs",
@@ -120,9 +120,15 @@ def run_clean(args: argparse.Namespace) -> int:
     ref, store, attach = open_image(args.image, args)
     with store:
         removed = clean(store, ref.identifier, args.type, attach)
+        # cosign v3 signs as bundle referrers, which --type signature/attestation do not touch: say so.
+        remaining = (bundle_referrers(store, ref.identifier, attach)
+                     if args.type in ("signature", "attestation") else [])
     for what in removed:
         print(f"Removed {what} from {ref}", file=sys.stderr)
-    if not removed:
+    if remaining:
+        print(f"WARNING: image has {len(remaining)} Sigstore bundle referrer(s) (signatures and attestations "
+              "in cosign v3's format), consider using --type referrer or --type all", file=sys.stderr)
+    elif not removed:
         print(f"Nothing to remove from {ref}", file=sys.stderr)
     return 0
 

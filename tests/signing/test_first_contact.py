@@ -139,3 +139,29 @@ def test_docs_state_the_bundle_exit_code() -> None:
     assert "12** no matching signatures\n  in the legacy" in readme
     example = (root / "examples" / "hello-service" / "README.md").read_text()
     assert "(exit 12)" not in example
+
+
+def test_clean_on_a_v3_signed_image(run: Callable[..., Any], keys: Any, registry: Any,
+                                    unique_repo: str) -> None:
+    """`clean --type signature` names the bundle referrers it leaves; `--type all` leaves no empty
+    `sha256-<hex>` fallback index behind (distribution 2.8 has no referrers API)."""
+    import httpx
+
+    from sigward.oci import mediatypes as mt
+    from tests.fixtures.images import push_image
+
+    digest = push_image(registry, unique_repo, "v1")
+    ref = f"{registry.host}/{unique_repo}@{digest}"
+    assert run(*SIGN, "--key", keys.key, ref).code == 0
+    fallback = f"{registry.url}/v2/{unique_repo}/manifests/{digest.replace(':', '-')}"
+    assert httpx.get(fallback, headers={"Accept": mt.OCI_INDEX}).status_code == 200
+    r = run("clean", "-f", "--type", "signature", ref)
+    assert r.code == 0
+    assert "Nothing to remove" not in r.err
+    assert "WARNING: image has 1 Sigstore bundle referrer(s)" in r.err and "--type referrer" in r.err
+    r = run("clean", "-f", "--type", "all", ref)
+    assert r.code == 0 and "Removed sha256:" in r.err
+    assert httpx.get(fallback, headers={"Accept": mt.OCI_INDEX}).status_code == 404
+    r = run("tree", ref)
+    assert "No Supply Chain Security Related Artifacts" in r.out
+    assert run("verify", "--key", keys.pub, NOTLOG, ref).code == 10

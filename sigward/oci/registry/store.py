@@ -491,8 +491,24 @@ class RegistryStore(Store):
                 return
             idx["manifests"] = kept
             if self._put_index(subject, idx, etag):
+                if not kept:
+                    self._delete_empty_fallback(idx)
                 return
         raise StoreError(f"{self.name}:{fallback_tag(subject)} keeps changing under us; referrer not removed")
+
+    def _delete_empty_fallback(self, idx: dict[str, Any]) -> None:
+        """Remove a fallback index that lists nothing (cosign's clean deletes the referrers index too).
+
+        Deleted by the digest of the empty index just written: if another writer has re-pointed the tag
+        at a non-empty index meanwhile, the tag is not touched (distribution deletes only the tags that
+        point at the deleted digest).
+        """
+        import hashlib
+
+        dig = "sha256:" + hashlib.sha256(gojson.marshal(idx)).hexdigest()
+        resp = self._req("DELETE", self._path("manifests", dig), self._delete())
+        if resp.status_code not in (200, 202, 204, 404):
+            raise self._fail(resp)
 
     def _put_index(self, subject: str, idx: dict[str, Any], etag: str | None) -> bool:
         """PUT the fallback index; False when ``If-Match`` lost a race (412) and the caller should retry."""
