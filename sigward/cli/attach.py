@@ -175,10 +175,11 @@ def run_save(args: argparse.Namespace) -> int:
 
 def run_load(args: argparse.Namespace) -> int:
     from sigward.cli.common import open_image
+    from sigward.cli.progress import terminal_progress
     from sigward.ops.saveload import load
 
     ref, store, attach = open_image(args.image, args)
-    with store:
-        digest = load(args.dir, store, ref.tag, dst_attach=attach)
+    with store, terminal_progress(None, "loading") as bar:
+        digest = load(args.dir, store, ref.tag, dst_attach=attach, progress=bar)
     print(store.reference(digest))
     return 0

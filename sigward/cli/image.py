@@ -167,8 +167,9 @@ def run_build(args: argparse.Namespace) -> int:
                                    display_name=str(base_ref))
             print(verification_header(base_ref, check_claims=True, annotations=bool(annotations),
                                       tlog=not vopts.ignore_tlog, key=verifier is not None), file=sys.stderr)
-            with plan_build(verified, base_store, options) as plan, \
-                    open_store(target_ref, store_options(args)) as target, \
+            with terminal_progress(None, "building layers") as building:
+                plan = plan_build(verified, base_store, options, progress=building)
+            with plan, open_store(target_ref, store_options(args)) as target, \
                     terminal_progress(plan.total_bytes, "pushing") as bar:
                 result = push_build(plan, base_store, target, tag=args.tag, progress=bar)
     finally:
