@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from sigward.cli.flags import add_go_bool
+from sigward.cli.flags import add_go_bool, add_refused
 
 
 def add_registry_flags(p: argparse.ArgumentParser | Any) -> None:
@@ -20,6 +20,26 @@ def add_registry_flags(p: argparse.ArgumentParser | Any) -> None:
     g.add_argument("--registry-token", default=None, help="registry bearer token")
     g.add_argument("--registry-cacert", default=None, metavar="FILE",
                    help="PEM file of CA certificates to trust for registries")
+    mtls = "mutual TLS to registries is not supported yet (registry credentials are)"
+    add_refused(g, "--registry-client-cert", reason=mtls, metavar="FILE",
+                help="client certificate (PEM) for mutual TLS to the registry")
+    add_refused(g, "--registry-client-key", reason=mtls, metavar="FILE",
+                help="client private key (PEM) for mutual TLS to the registry")
+    add_refused(g, "--registry-server-name", reason="overriding the TLS server name is not supported yet",
+                metavar="NAME", help="TLS server name (SNI) to use for the registry")
+    add_refused(g, "--k8s-keychain", boolean=True,
+                reason="the Kubernetes keychain is not available; use `sigward login`, DOCKER_CONFIG or "
+                       "--registry-username/--registry-password",
+                help="use the Kubernetes keychain (workload identity)")
+    add_refused(g, "--attachment-tag-prefix", metavar="PREFIX",
+                reason="tag prefixes for attachments are not supported (deprecated in cosign: use referrers)")
+
+
+def add_referrers_mode(p: argparse.ArgumentParser | Any) -> None:
+    """cosign's ``--registry-referrers-mode`` (RegistryExperimentalOptions)."""
+    p.add_argument("--registry-referrers-mode", choices=["legacy", "oci-1-1"], default="legacy",
+                   help="legacy: attachments as sha256-<hex> tags (legacy formats); oci-1-1: OCI 1.1 "
+                        "referrers. Sigstore bundles (the default format) are always referrers")
 
 
 def store_options(args: argparse.Namespace) -> Any:

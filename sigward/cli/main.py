@@ -28,6 +28,9 @@ COMMAND_MODULES = [
     "sigward.cli.chart",
     "sigward.cli.inspect",
     "sigward.cli.login",
+    "sigward.cli.manifests",
+    "sigward.cli.trustcmds",
+    "sigward.cli.tools",
     "sigward.cli.misc",
 ]
 
@@ -54,16 +57,34 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sigward.cli import globalflags
+
     args_in = list(sys.argv[1:] if argv is None else argv)
+    saved_stdout = sys.stdout
     try:
+        args_in, gflags = globalflags.extract(args_in)
         parser = build_parser()
         args = parser.parse_args(rewrite_go_bools(args_in))
         func = getattr(args, "func", None)
         if func is None:
             parser.print_help(sys.stderr)
             return 1
-        rc = func(args)
+        if gflags.verbose:
+            globalflags.enable_verbose()
+        if gflags.output_file:
+            try:
+                sys.stdout = open(gflags.output_file, "w")  # noqa: SIM115 - closed in finally
+            except OSError as e:
+                raise SigwardError(f"error creating output file {gflags.output_file}: {e.strerror or e}")
+        globalflags.arm_timeout(gflags.timeout)
+        try:
+            rc = func(args)
+        finally:
+            globalflags.disarm_timeout()
         return int(rc or 0)
+    except globalflags.CommandTimeout:
+        sys.stderr.write("Error: context deadline exceeded (the command ran longer than -t/--timeout)\n")
+        return 1
     except SigwardError as e:
         sys.stderr.write(f"Error: {e}\n")
         return e.exit_code
@@ -84,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
             f"Error: internal error: {type(e).__name__}: {e} (set SIGWARD_DEBUG=1 for details)\n"
         )
         return 1
+    finally:
+        if sys.stdout is not saved_stdout:
+            try:
+                sys.stdout.close()
+            finally:
+                sys.stdout = saved_stdout
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from sigward.cli.flags import add_go_bool
+from sigward.cli.flags import add_go_bool, add_refused, add_security_key_flags
 
 PUBLIC_OIDC_ISSUER = "https://oauth2.sigstore.dev/auth"
 
@@ -42,6 +42,21 @@ def add_signing_flags(p: argparse.ArgumentParser | Any) -> None:
     add_go_bool(g, "--insecure-skip-verify", help=argparse.SUPPRESS)
     g.add_argument("--output-certificate", metavar="FILE", help="write the Fulcio certificate (PEM) here")
     add_go_bool(g, "-y", "--yes", help="skip the confirmation before uploading to the public log")
+    g.add_argument("--certificate", metavar="FILE",
+                   help="with --key: a certificate (PEM) for that key, issued by your own CA, to put in the "
+                        "signature instead of the bare public key")
+    g.add_argument("--certificate-chain", metavar="FILE",
+                   help="with --certificate: the issuing CA certificates (PEM), parent first, root last")
+    add_refused(g, "--issue-certificate", boolean=True,
+                reason="a Fulcio certificate for a --key is not supported yet; sign keyless (no --key) or "
+                       "pass --certificate")
+    tsa_mtls = "TLS client settings for the timestamp authority are not supported yet"
+    for flag, what in (("--timestamp-client-cacert", "CA certificates (PEM) to verify the TSA with"),
+                       ("--timestamp-client-cert", "client certificate (PEM) for mutual TLS to the TSA"),
+                       ("--timestamp-client-key", "client key (PEM) for mutual TLS to the TSA"),
+                       ("--timestamp-server-name", "TLS server name of the TSA")):
+        add_refused(g, flag, reason=tsa_mtls, metavar="VALUE", help=what)
+    add_security_key_flags(g)
 
 
 def add_verification_flags(p: argparse.ArgumentParser | Any, *, key_flags: bool = True) -> None:
@@ -65,9 +80,17 @@ def add_verification_flags(p: argparse.ArgumentParser | Any, *, key_flags: bool 
     add_go_bool(g, "--use-signed-timestamps", help="require an RFC 3161 timestamp and use its time")
     add_go_bool(g, "--offline", help="never contact Rekor (signatures must carry their log proof)")
     add_go_bool(g, "--private-infrastructure", help=argparse.SUPPRESS)
-    for hidden in ("--certificate-chain", "--ca-roots", "--ca-intermediates", "--rekor-url",
-                   "--timestamp-certificate-chain", "--sct"):
+    g.add_argument("--ca-roots", metavar="FILE",
+                   help="PEM root CA certificates to trust instead of the trusted root's CAs (your own CA)")
+    g.add_argument("--ca-intermediates", metavar="FILE",
+                   help="with --ca-roots: PEM intermediate CA certificates between the roots and the signer")
+    g.add_argument("--certificate-chain", metavar="FILE",
+                   help="PEM CA chain of the signing certificate, parent first, root last (instead of the "
+                        "trusted root's CAs)")
+    for hidden in ("--rekor-url", "--timestamp-certificate-chain", "--sct"):
         g.add_argument(hidden, help=argparse.SUPPRESS)
+    add_go_bool(g, "--experimental-oci11", help=argparse.SUPPRESS)  # deprecated in cosign; referrers always
+    add_security_key_flags(g)
 
 
 def identity_policy(args: argparse.Namespace) -> Any:
@@ -99,11 +122,15 @@ def verification_setup(args: argparse.Namespace, *, password_fn: Any) -> tuple[A
     """
     from sigward.errors import UsageError
 
-    legacy_flags = ("certificate_chain", "ca_roots", "ca_intermediates", "timestamp_certificate_chain", "sct")
+    legacy_flags = ("timestamp_certificate_chain", "sct")
     unsupported = [f for f in legacy_flags if getattr(args, f, None)]
     if unsupported:
         raise UsageError(f"--{unsupported[0].replace('_', '-')} is not supported; pass --trusted-root with "
                          "the CA, log and TSA material instead")
+    ca_flags = ("ca_roots", "ca_intermediates", "certificate_chain")
+    if args.key and any(getattr(args, f, None) for f in ca_flags):
+        raise UsageError("--ca-roots, --ca-intermediates and --certificate-chain verify certificates; they "
+                         "cannot be combined with --key")
     opts = check_options(args)
     key = None
     policy = None
@@ -122,7 +149,56 @@ def verification_setup(args: argparse.Namespace, *, password_fn: Any) -> tuple[A
         from sigward.ops.keyless import load_trust
 
         root = load_trust(args.trusted_root, offline=args.offline)[0]
+    if root is not None and key is None:
+        root = with_custom_cas(root, args)
     return key, policy, root, opts
+
+
+def _read_pem_certs(path: str, flag: str) -> list[Any]:
+    from cryptography import x509
+
+    from sigward.errors import UsageError
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise UsageError(f"{flag}: cannot read {path}: {e.strerror or e}")
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise UsageError(f"{flag}: {path} holds no PEM certificate")
+    return certs
+
+
+def with_custom_cas(root: Any, args: argparse.Namespace) -> Any:
+    """``--ca-roots``/``--ca-intermediates``/``--certificate-chain``: a private CA replaces the trusted
+    root's certificate authorities (its logs, CT logs and TSAs stay), as cosign's flags do."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from sigward.errors import UsageError
+    from sigward.sigstore.trust import Authority, Validity
+
+    chains: list[tuple[Any, ...]] = []
+    if getattr(args, "certificate_chain", None):
+        chains.append(tuple(_read_pem_certs(args.certificate_chain, "--certificate-chain")))
+    if getattr(args, "ca_roots", None):
+        inter = (_read_pem_certs(args.ca_intermediates, "--ca-intermediates")
+                 if getattr(args, "ca_intermediates", None) else [])
+        for ca_root in _read_pem_certs(args.ca_roots, "--ca-roots"):
+            chains.append((*inter, ca_root))
+            if inter:
+                chains.append((ca_root,))
+    elif getattr(args, "ca_intermediates", None):
+        raise UsageError("--ca-intermediates needs --ca-roots")
+    if not chains:
+        return root
+    always = Validity(datetime(1970, 1, 1, tzinfo=UTC))
+    uri = "--ca-roots" if getattr(args, "ca_roots", None) else "--certificate-chain"
+    cas = tuple(Authority(uri, c, always) for c in chains)
+    return dataclasses.replace(root, certificate_authorities=cas, source="CA certificates given on the "
+                               "command line")
 
 
 def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None) -> Any:
@@ -165,10 +241,29 @@ def signing_material(args: argparse.Namespace, signer: Any | None) -> Any:
     from sigward.ops.keyless import signing_material as build
 
     material = build(signer, keyless_options(args))
-    if getattr(args, "output_certificate", None) and material.chain:
+    if getattr(args, "certificate", None):
+        attach_certificate(material, args)
+    if getattr(args, "output_certificate", None):  # the certificate, or with a bare key its public key
         from sigward.fileio import write_atomic
 
         write_atomic(args.output_certificate, material.verifier_pem())
         print(f"Certificate wrote in the file {args.output_certificate}", file=sys.stderr)
     return material
 
+
+def attach_certificate(material: Any, args: argparse.Namespace) -> None:
+    """``--certificate`` (+ ``--certificate-chain``) with ``--key``: sign as that certificate, so verifiers
+    check it against your CA (``verify --ca-roots``) instead of holding the public key."""
+    from cryptography.hazmat.primitives import serialization
+
+    from sigward.errors import UsageError
+
+    if material.chain:
+        raise UsageError("--certificate needs --key (keyless signing gets its certificate from Fulcio)")
+    leaf = _read_pem_certs(args.certificate, "--certificate")[0]
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if leaf.public_key().public_bytes(serialization.Encoding.DER, spki) != material.public_key.public_bytes(
+            serialization.Encoding.DER, spki):
+        raise UsageError(f"--certificate {args.certificate} is not for the public key of --key")
+    chain = _read_pem_certs(args.certificate_chain, "--certificate-chain") if args.certificate_chain else []
+    material.chain = [leaf, *chain]

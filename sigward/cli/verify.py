@@ -40,6 +40,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("verify", help="verify the signatures of an image", epilog=EPILOG,
                        description="Verify signatures on the supplied image (by tag or digest).")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image reference, or oci:PATH")
+    add_verify_flags(p)
+    p.set_defaults(func=run)
+
+
+def add_verify_flags(p: Any) -> None:
+    """Every flag of ``verify`` (also those of ``manifest verify`` and ``dockerfile verify``)."""
     p.add_argument("--key", help="public key: PEM file, env://VAR, certificate, or cosign private key")
     add_annotations(p, "require this key=value annotation on the signature (repeatable)")
     add_go_bool(p, "--check-claims", default=True,
@@ -55,7 +61,6 @@ def register(sub: Any) -> None:
     p.add_argument("--certificate", help=argparse.SUPPRESS)
     add_verification_flags(p)
     add_registry_flags(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

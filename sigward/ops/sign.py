@@ -32,6 +32,8 @@ class SignOptions:
     created: str | None = None
     # --record-creation-timestamp: the legacy signatures image config gets ``created`` (now, or ``created``).
     record_creation_timestamp: bool = False
+    # Legacy format: sign these bytes instead of the generated simple-signing payload (``sign --payload``).
+    payload: bytes | None = None
 
     def legacy_created(self) -> str | None:
         return (self.created or now_rfc3339()) if self.record_creation_timestamp else None
@@ -43,6 +45,9 @@ class SignResult:
     signature_ref: str  # where the signature went (tag or referrer digest), for messages
     bundle: bytes | None = None  # new format: the Sigstore bundle bytes
     pushed: bool = True
+    # Legacy format: what was signed and the raw signature (``sign --output-payload/--output-signature``).
+    payload: bytes | None = None
+    signature: bytes | None = None
 
 
 class Signer(Protocol):
@@ -135,18 +140,20 @@ def _sign_legacy(
     from sigward.formats import legacy, simplesigning
     from sigward.ops.attached import attached_tag
 
-    payload = simplesigning.payload(docker_reference, subject.digest, opts.annotations or None)
+    payload = opts.payload if opts.payload is not None else simplesigning.payload(
+        docker_reference, subject.digest, opts.annotations or None)
     sig, extra = signer.legacy_signature(payload)  # type: ignore[attr-defined]
     layer = legacy.signature_layer(payload, base64.b64encode(sig).decode(), **extra)
     tag = attached_tag(subject.digest, "sig")
     existing, existing_config = read_legacy_image(dest, tag)
     if existing is not None and _is_duplicate(dest, existing, layer, payload, signer):
-        return SignResult(subject.digest, str(dest.reference(tag)), pushed=False)
+        return SignResult(subject.digest, str(dest.reference(tag)), pushed=False, payload=payload,
+                          signature=sig)
     if not opts.upload:
-        return SignResult(subject.digest, "", pushed=False)
+        return SignResult(subject.digest, "", pushed=False, payload=payload, signature=sig)
     push_legacy_layer(dest, tag, existing, existing_config, layer, payload, opts.docker_media_types,
                       opts.legacy_created())
-    return SignResult(subject.digest, str(dest.reference(tag)))
+    return SignResult(subject.digest, str(dest.reference(tag)), payload=payload, signature=sig)
 
 
 def read_legacy_image(dest: Store, tag: str) -> tuple[Manifest | None, bytes | None]:
