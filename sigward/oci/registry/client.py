@@ -24,7 +24,8 @@ from urllib.parse import urljoin, urlsplit
 from sigward.errors import AuthError, NotFoundError, StoreError
 from sigward.oci.registry.auth import TokenCache, basic_header
 from sigward.oci.registry.challenge import Challenge, parse_challenges
-from sigward.oci.registry.dockerconfig import Credentials, lookup
+from sigward.oci.registry.dockerconfig import Credentials
+from sigward.oci.registry.keychain import default_keychain
 from sigward.transport import RETRY_STATUSES, Body
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ class RegistryClient:
         self.request_count = 0
         self.retry = transport.RetryPolicy()
         self.tokens = TokenCache()
+        self.keychain = options.keychain or default_keychain(
+            options.username, options.password, options.registry_token)
         self._creds: Credentials | None = None
         self._creds_loaded = False
         self._lease = transport.lease(host, transport.ClientOptions(
@@ -137,15 +140,10 @@ class RegistryClient:
 
     @property
     def credentials(self) -> Credentials | None:
-        """Explicit options win over docker's config; the config is read once, when first needed."""
+        """From the store's keychain (explicit options, else docker's config, by default); asked once,
+        when first needed."""
         if not self._creds_loaded:
-            o = self.options
-            if o.registry_token:
-                self._creds = Credentials(registry_token=o.registry_token)
-            elif o.username:
-                self._creds = Credentials(username=o.username, password=o.password or "")
-            else:
-                self._creds = lookup(self.registry_name)
+            self._creds = self.keychain.resolve(self.registry_name)
             self._creds_loaded = True
         return self._creds
 
