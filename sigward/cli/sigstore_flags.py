@@ -148,7 +148,7 @@ def verification_setup(args: argparse.Namespace, *, password_fn: Any) -> tuple[A
     if key is None or not opts.ignore_tlog or opts.use_signed_timestamps:
         from sigward.ops.keyless import load_trust
 
-        root = load_trust(args.trusted_root, offline=args.offline)[0]
+        root = load_trust(args.trusted_root, offline=args.offline, tuf_mirror=initialized_mirror())[0]
     if root is not None and key is None:
         root = with_custom_cas(root, args)
     return key, policy, root, opts
@@ -228,6 +228,7 @@ def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None
         tlog_upload=args.tlog_upload,
         use_signing_config=args.use_signing_config,
         confirm=None if args.yes or not tty else _confirm,
+        tuf_mirror=initialized_mirror(),
     )
 
 
@@ -267,3 +268,14 @@ def attach_certificate(material: Any, args: argparse.Namespace) -> None:
         raise UsageError(f"--certificate {args.certificate} is not for the public key of --key")
     chain = _read_pem_certs(args.certificate_chain, "--certificate-chain") if args.certificate_chain else []
     material.chain = [leaf, *chain]
+
+
+def initialized_mirror() -> str | None:
+    """The TUF mirror ``sigward initialize --mirror`` recorded (under ``TUF_ROOT``, default
+    ~/.sigstore/root, as cosign keeps its TUF state), or None for the public-good repository."""
+    import os
+
+    from sigward.sigstore.tufmirror import recorded_mirror, state_file
+
+    home = os.environ.get("TUF_ROOT") or os.path.join(os.path.expanduser("~"), ".sigstore", "root")
+    return recorded_mirror(state_file(home))

@@ -15,15 +15,17 @@ from sigward.sigstore.trust import SigningConfig, TrustedRoot
 
 
 def load_trust(trusted_root: str | None = None, signing_config: str | None = None, *,
-               staging: bool = False, offline: bool = False) -> tuple[TrustedRoot, SigningConfig | None]:
-    """The trusted root (``--trusted-root`` or public good) and the signing config, if any is known."""
+               staging: bool = False, offline: bool = False,
+               tuf_mirror: str | None = None) -> tuple[TrustedRoot, SigningConfig | None]:
+    """The trusted root (``--trusted-root``, else the TUF mirror ``sigward initialize`` set up, else public
+    good) and the signing config, if any is known."""
     from sigward.sigstore import trust
 
     if trusted_root:
         root = trust.load_trusted_root(trusted_root)
         cfg = trust.load_signing_config(signing_config) if signing_config else None
         return root, cfg
-    root, cfg = trust.public_good(offline=offline, staging=staging)
+    root, cfg = trust.public_good(offline=offline, staging=staging, mirror=tuf_mirror)
     if signing_config:
         cfg = trust.load_signing_config(signing_config)
     return root, cfg
@@ -42,6 +44,7 @@ class KeylessOptions:
     tlog_upload: bool = True
     use_signing_config: bool = True
     confirm: Any = None  # callable(str) -> bool asked before uploading to a public log; None: no prompt
+    tuf_mirror: str | None = None  # the TUF repository `sigward initialize --mirror` set up
 
 
 PUBLIC_GOOD_NOTICE = (
@@ -69,7 +72,8 @@ def _services(opts: KeylessOptions) -> Services:
         root = load_trust(opts.trusted_root)[0] if opts.trusted_root else None
         rekor = (opts.rekor_url or "https://rekor.sigstore.dev", opts.rekor_version or 1)
         return root, opts.fulcio_url or "https://fulcio.sigstore.dev", rekor, list(opts.timestamp_urls)
-    root, cfg = load_trust(opts.trusted_root, opts.signing_config, staging=opts.staging)
+    root, cfg = load_trust(opts.trusted_root, opts.signing_config, staging=opts.staging,
+                           tuf_mirror=opts.tuf_mirror)
     if cfg is None:
         raise UsageError("--trusted-root for a private instance needs --signing-config (or --fulcio-url and "
                          "--rekor-url) to know where to sign")

@@ -287,11 +287,20 @@ def load_signing_config(path: str | Path) -> SigningConfig:
 # --- the public-good instance ----------------------------------------------------------------------
 
 
-def public_good(offline: bool = False, staging: bool = False) -> tuple[TrustedRoot, SigningConfig]:
+def public_good(offline: bool = False, staging: bool = False,
+                mirror: str | None = None) -> tuple[TrustedRoot, SigningConfig]:
     """The public-good (or staging) trust root and signing config, through sigstore-python's TUF client.
 
     Offline (or when TUF cannot be reached) sigstore-python falls back to its cached or embedded copy.
+    ``mirror``: a TUF repository set up with ``sigward initialize --mirror`` (its cached metadata is
+    refreshed, or used as cached when offline), instead of the public-good one.
     """
+    if mirror:
+        from sigward.sigstore.tufmirror import load_mirror
+
+        root_json, signing_json = load_mirror(mirror, offline=offline)
+        return (parse_trusted_root(root_json, f"trusted root from TUF mirror {mirror}"),
+                parse_signing_config(signing_json, f"signing config from TUF mirror {mirror}"))
     from sigward.errors import SigwardError
 
     try:
