@@ -99,6 +99,18 @@ NOTES: dict[tuple[str, str], tuple[str, str]] = {
     ("env", ""): ("differs", "lists the variables sigward reads (a subset of cosign's, plus SIGWARD_*)"),
     ("debug providers", ""): ("differs", "which ambient identity sources are detected, not cosign's provider list"),
     ("login", ""): ("supported", ""),
+    ("upload blob", ""): ("differs", "refused: deprecated in cosign; push blobs with an OCI client"),
+    ("upload wasm", ""): ("differs", "refused: deprecated in cosign"),
+    ("pkcs11-tool", ""): ("not yet", "PKCS#11 tokens are being added (cosign's release builds lack it too)"),
+    ("bundle inspect", ""): ("differs", "a shorter report of the same facts (version, content, signer, log "
+                                        "entries, timestamps)"),
+    ("bundle upgrade", ""): ("differs", "v0.2 to v0.3 offline; a v0.1 bundle (no inclusion proof) is "
+                                        "refused: fetching proofs from Rekor is not yet"),
+    ("bundle create", "--rekor-url"): ("not yet", "refused: log entries are not fetched from Rekor; the old "
+                                                  "bundle's entry is kept as an inclusion promise (v0.1)"),
+    ("initialize", ""): ("supported", "through sigstore-python's TUF client; the mirror is recorded in "
+                                      "TUF_ROOT/sigward-remote.json"),
+    ("*", "--rekor-entry-type"): ("differs", "dsse only"),
 }
 
 
@@ -187,14 +199,16 @@ def sigward_tree() -> dict[str, dict[str, tuple[str, str]]]:
     return out
 
 
-PERMANENT = ("hardware security keys", "Kubernetes keychain", "deprecated in cosign", "piv-tool")
+PERMANENT = ("hardware security keys", "Kubernetes keychain", "deprecated in cosign", "piv-tool",
+             "the signatures carry theirs")
 
 
 def status(command: str, flag: str, sw: dict[str, dict[str, tuple[str, str]]]) -> tuple[str, str]:
     """(supported | differs | not yet, why) for one cosign command (flag "") or flag."""
     note = NOTES.get((command, flag)) or (NOTES.get(("*", flag)) if flag else None)
     if command not in sw:
-        return note or ("not yet", "command not implemented")
+        # A command sigward lacks: its flags share its status (e.g. cosign's deprecated `upload blob`).
+        return NOTES.get((command, "")) or ("not yet", "command not implemented")
     if not flag:
         return note or ("supported", "")
     got = sw[command].get(flag)

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from sigward.cli.common import add_registry_flags
-from sigward.cli.flags import add_annotations, add_go_bool
+from sigward.cli.flags import add_annotations, add_go_bool, add_refused
 
 
 def register(sub: Any) -> None:
@@ -26,6 +26,9 @@ def register(sub: Any) -> None:
     s.add_argument("--certificate-chain", metavar="FILE", help="certificate chain PEM")
     s.add_argument("--rekor-response", metavar="FILE", help="legacy bundle JSON whose rekorBundle to attach")
     s.add_argument("--tsr", metavar="FILE", help="RFC 3161 timestamp response (DER)")
+    add_refused(s, "--bundle", metavar="FILE",
+                reason="not supported yet: pass the legacy bundle as --rekor-response, or attach a Sigstore "
+                       "bundle with --payload")
     add_registry_flags(s)
     s.set_defaults(func=run_attach_signature)
     register_attach(asub)

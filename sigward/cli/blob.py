@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from sigward.cli.flags import add_go_bool
+from sigward.cli.flags import add_go_bool, add_refused
 from sigward.cli.sigstore_flags import add_signing_flags, add_verification_flags
 
 SIGN_EPILOG = """\
@@ -40,6 +40,8 @@ def register(sub: Any) -> None:
     p.add_argument("--output-signature", "--output", metavar="FILE", dest="output_signature",
                    help="write the (legacy) signature to FILE")
     p.add_argument("--signing-algorithm", default=None, help="keyless key type (ignored with --key)")
+    add_refused(p, "--rfc3161-timestamp", metavar="FILE",
+                reason="writing the timestamp to a separate file is not supported yet: use --bundle FILE")
     add_signing_flags(p)
     p.set_defaults(func=run_sign)
 

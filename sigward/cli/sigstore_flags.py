@@ -91,6 +91,18 @@ def add_verification_flags(p: argparse.ArgumentParser | Any, *, key_flags: bool 
         g.add_argument(hidden, help=argparse.SUPPRESS)
     add_go_bool(g, "--experimental-oci11", help=argparse.SUPPRESS)  # deprecated in cosign; referrers always
     add_security_key_flags(g)
+    have = getattr(p, "_option_string_actions", {})
+    if "--max-workers" not in have:
+        g.add_argument("--max-workers", type=int, default=10, help=argparse.SUPPRESS)
+    if "--signature-digest-algorithm" not in have:
+        g.add_argument("--signature-digest-algorithm", default="sha256", help=argparse.SUPPRESS)
+    if "--certificate" not in have:
+        add_refused(g, "--certificate", metavar="FILE",
+                    reason="a separate certificate is not read here; the signatures carry theirs (bundles)")
+    if "--rfc3161-timestamp" not in have:
+        add_refused(g, "--rfc3161-timestamp", metavar="FILE",
+                    reason="detached RFC 3161 timestamp files are not read yet; verify a bundle that holds "
+                           "the timestamp (`sigward bundle create` converts one)")
 
 
 def identity_policy(args: argparse.Namespace) -> Any:

@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from sigward.cli.common import add_registry_flags
-from sigward.cli.flags import add_annotations, add_go_bool
+from sigward.cli.flags import add_annotations, add_go_bool, add_refused
 from sigward.cli.sigstore_flags import add_verification_flags
 
 EPILOG = """\
@@ -58,7 +58,14 @@ def add_verify_flags(p: Any) -> None:
                 help="the IMAGE argument is an OCI layout directory (as written by `sigward save`)")
     p.add_argument("--signature-digest-algorithm", default="sha256", help=argparse.SUPPRESS)
     p.add_argument("--max-workers", type=int, default=10, help=argparse.SUPPRESS)
-    p.add_argument("--certificate", help=argparse.SUPPRESS)
+    add_refused(p, "--certificate", metavar="FILE",
+                reason="a separate certificate is not read here; the signatures carry theirs (bundles)")
+    fetched = "signatures are read from the registry (deprecated in cosign): verify the image itself"
+    add_refused(p, "--signature", metavar="FILE", reason=fetched)
+    add_refused(p, "--payload", metavar="FILE", reason=fetched)
+    add_refused(p, "--attachment", metavar="TYPE",
+                reason="verifying attachments is not supported (deprecated in cosign): verify an SBOM "
+                       "attestation with `sigward verify-attestation --type spdxjson`")
     add_verification_flags(p)
     add_registry_flags(p)
 
@@ -66,11 +73,8 @@ def add_verify_flags(p: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from sigward import gojson
     from sigward.cli.flags import parse_annotations
-    from sigward.errors import UsageError
     from sigward.ops.verify import verify_image
 
-    if args.certificate:
-        raise UsageError("--certificate is not supported for images; signatures carry their certificate")
     annotations = parse_annotations(args.annotations)
     verifier, opts = image_verify_options(args, annotations=annotations, check_claims=args.check_claims,
                                           new_bundle_format=args.new_bundle_format)
