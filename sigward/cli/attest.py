@@ -217,7 +217,15 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
     from sigward.policy import load_policies
 
     intoto.predicate_type_for(args.type)
-    policies = load_policies(args.policy)  # before any network: a bad policy is the user's first problem
+    # Before any network: a bad policy is the user's first problem. The CLI, not the policy layer, looks
+    # for `cue` (SIGWARD_CUE, else PATH) and only when a .cue policy is given.
+    cue = None
+    if any(p.endswith(".cue") for p in args.policy):
+        import os
+        import shutil
+
+        cue = os.environ.get("SIGWARD_CUE") or shutil.which("cue")
+    policies = load_policies(args.policy, cue=cue)
     verifier, opts = _verification_options(args)
     for text in args.images:
         ref, store, attach = open_verify_target(text, args)
