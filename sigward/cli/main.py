@@ -32,6 +32,7 @@ COMMAND_MODULES = [
     "sigward.cli.trustcmds",
     "sigward.cli.tools",
     "sigward.cli.misc",
+    "sigward.signer.cli",
 ]
 
 DESCRIPTION = """\
@@ -60,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     from sigward.cli import globalflags
 
     args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in[:1] == ["signer"]:
+        # The buildpacks phase parses lifecycle-style flags (-report, -cosign-config) and has its own exit
+        # codes; it gets its arguments untouched.
+        from sigward.signer.cli import main as signer_main
+
+        return signer_main(args_in[1:], prog="sigward signer")
     saved_stdout = sys.stdout
     try:
         args_in, gflags = globalflags.extract(args_in)
