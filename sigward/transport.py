@@ -116,7 +116,27 @@ def ssl_verify(options: ClientOptions) -> Any:
         except (OSError, ssl.SSLError) as e:
             raise StoreError(f"cannot load CA certificates from {options.ca_file}: {e}")
         return ctx
-    return True
+    return default_ssl_context()
+
+
+_CONTEXTS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def default_ssl_context() -> ssl.SSLContext:
+    """httpx's default verifying context (certifi, or SSL_CERT_FILE/SSL_CERT_DIR), made once per process
+    and shared by every client: loading the CA bundle costs tens of milliseconds per client otherwise
+    (a copy between two registries made two)."""
+    import os
+
+    key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    with _CONTEXTS_LOCK:
+        ctx = _CONTEXTS.get(key)
+        if ctx is None:
+            import httpx
+
+            ctx = _CONTEXTS[key] = httpx.create_ssl_context()
+        return ctx
 
 
 def new_client(options: ClientOptions | None = None, timeout: float = DEFAULT_TIMEOUT) -> httpx.Client:

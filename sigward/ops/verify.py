@@ -5,13 +5,19 @@ Path selection follows cosign v3 (cosign-wire-formats.md §4.1): if the digest h
 bundle referrer, every bundle is checked (any predicate type counts); otherwise the legacy ``.sig`` image.
 Success needs one signature that passes every check. Each check is a step with its own reason, so a
 failure says which one failed. Bytes are verified exactly as fetched, never re-serialised.
+
+Many signatures: their manifests and blobs are fetched ``FETCH_CONCURRENCY`` at a time, in order, a few
+ahead of the checks (round trips dominate a registry verify). ``cosign verify`` prints every signature
+that passes, so by default all are checked; ``VerifyOptions.first_match`` (for callers that need only a
+yes — ``image build``'s base) stops at the first signature that passes every check, and fetches no more.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sigward.errors import (
     ImageTagNotFoundError,
@@ -25,7 +31,9 @@ from sigward.errors import (
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor
 from sigward.oci.store import Store
+from sigward.ops.fetch import fetch_ahead
 
+_T = TypeVar("_T")
 
 @dataclass
 class VerifyOptions:
@@ -38,6 +46,8 @@ class VerifyOptions:
     # Keyless: who may have signed, and the CAs/logs/TSAs to trust (also needed for a key with a tlog).
     policy: Any = None  # sigward.sigstore.identity.IdentityPolicy
     root: Any = None  # sigward.sigstore.trust.TrustedRoot
+    # Stop at the first signature passing every check (the result then lists that one only).
+    first_match: bool = False
 
     def checks(self) -> Any:
         from sigward.sigstore.verify import CheckOptions
@@ -94,10 +104,17 @@ def verify_image(
     src = attach_store or store
     subject = resolve_subject(store, identifier)
     if opts.new_bundle_format:
-        bundles = find_bundles(src, subject.digest)
-        if bundles:
-            return _verify_bundles(bundles, subject, verifier, opts, display_name or store.name)
+        bundles = iter_bundles(src, subject.digest)
+        first = next(bundles, None)
+        if first is not None:
+            return _verify_bundles(_chain(first, bundles), subject, verifier, opts,
+                                   display_name or store.name)
     return _verify_legacy(src, subject, verifier, opts)
+
+
+def _chain(first: _T, rest: Iterator[_T]) -> Iterator[_T]:
+    yield first
+    yield from rest
 
 
 # --- bundle path -----------------------------------------------------------------------------------
@@ -110,37 +127,56 @@ class FoundBundle:
 
 
 def find_bundles(src: Store, digest: str) -> list[FoundBundle]:
-    """Every Sigstore bundle attached as a referrer of ``digest`` (never filtered by artifactType)."""
-    from sigward.formats import referrer
-
+    """Every Sigstore bundle attached as a referrer of ``digest`` (never filtered by artifactType); a
+    bundle that cannot be read raises (it is not silently dropped)."""
     out = []
-    for desc in src.referrers(digest):
-        if mt.is_index(desc.media_type):
-            continue
-        try:
-            m = src.get_manifest(desc.digest)
-        except (NotFoundError, InvalidManifestError):
-            continue  # listed but gone, or not a manifest: it cannot hold a signature
-        if not referrer.is_bundle_referrer(m):
-            continue
-        layer = m.layers[0]
-        out.append(FoundBundle(m.digest, src.get_blob(layer)))
+    for fb in iter_bundles(src, digest):
+        if isinstance(fb, SigwardError):
+            raise fb
+        out.append(fb)
     return out
 
 
+def iter_bundles(src: Store, digest: str) -> Iterator[FoundBundle | SigwardError]:
+    """The bundles of ``digest``'s referrers, in referrer order, fetched a few at a time ahead; a
+    bundle that cannot be fetched comes as its error. Non-bundle referrers are skipped."""
+    descs = [d for d in src.referrers(digest) if not mt.is_index(d.media_type)]
+    for got in fetch_ahead(lambda d: _fetch_bundle(src, d), descs):
+        if got is not None:
+            yield got
+
+
+def _fetch_bundle(src: Store, desc: Descriptor) -> FoundBundle | None:
+    from sigward.formats import referrer
+
+    try:
+        m = src.get_manifest(desc.digest)
+    except (NotFoundError, InvalidManifestError):
+        return None  # listed but gone, or not a manifest: it cannot hold a signature
+    if not referrer.is_bundle_referrer(m):
+        return None
+    return FoundBundle(m.digest, src.get_blob(m.layers[0]))
+
+
 def _verify_bundles(
-    bundles: list[FoundBundle], subject: Descriptor, verifier: Verifier | None, opts: VerifyOptions, name: str
+    bundles: Iterator[FoundBundle | SigwardError], subject: Descriptor, verifier: Verifier | None,
+    opts: VerifyOptions, name: str,
 ) -> VerifyResult:
     ok: list[VerifiedSignature] = []
     errors: list[tuple[str, str]] = []
     for fb in bundles:
+        if isinstance(fb, SigwardError):
+            raise fb  # a bundle that cannot be read is an error, as before (not a failed signature)
         try:
             ok.append(check_bundle(fb.data, subject.digest, verifier, opts, name))
         except SigwardError as e:
             errors.append((fb.where, str(e)))
+            continue
+        if opts.first_match:
+            break
     if not ok:
         # Exit 1 (a plain VerificationError), not 12: cosign v3's bundle path has no dedicated code.
-        raise VerificationError(f"no matching signatures among {_count(len(bundles), 'Sigstore bundle')}: "
+        raise VerificationError(f"no matching signatures among {_count(len(errors), 'Sigstore bundle')}: "
                                 + summarise_failures(errors))
     return VerifyResult(subject.digest, ok, "bundle")
 
@@ -230,23 +266,32 @@ def _verify_legacy(
         raise NoSignaturesError("no signatures found")
     ok: list[VerifiedSignature] = []
     errors: list[tuple[str | None, str]] = []
-    for sig in layers:
+    payloads = fetch_ahead(lambda sig: src.get_blob(sig.layer), layers)
+    for sig, payload in zip(layers, payloads, strict=True):
         try:
-            ok.append(check_legacy_signature(src, sig, subject.digest, verifier, opts))
+            if isinstance(payload, SigwardError):
+                raise payload
+            ok.append(check_legacy_signature(src, sig, subject.digest, verifier, opts, payload))
         except SigwardError as e:
             errors.append((None, str(e)))
+            continue
+        if opts.first_match:
+            break
     if not ok:
         raise NoMatchingSignaturesError("no matching signatures: " + summarise_failures(errors))
     return VerifyResult(subject.digest, ok, "legacy")
 
 
 def check_legacy_signature(
-    src: Store, sig: Any, digest: str, verifier: Verifier | None, opts: VerifyOptions
+    src: Store, sig: Any, digest: str, verifier: Verifier | None, opts: VerifyOptions,
+    payload: bytes | None = None,
 ) -> VerifiedSignature:
+    """All checks on one legacy signature; ``payload`` is its layer's bytes when already fetched."""
     from sigward.formats import simplesigning
     from sigward.sigstore.verify import verify_legacy
 
-    payload = src.get_blob(sig.layer)
+    if payload is None:
+        payload = src.get_blob(sig.layer)
     verified = verify_legacy(
         signature=sig.signature(), message=payload, certificate_pem=sig.certificate_pem,
         rekor_bundle=sig.rekor_bundle(), timestamp=sig.rfc3161_timestamp(),
