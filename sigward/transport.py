@@ -74,7 +74,7 @@ class RetryPolicy:
 
     def backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter for the ``attempt``-th retry (0-based)."""
-        delay = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
+        delay = min(self.backoff_cap, self.backoff_base * 2.0 ** attempt)
         return delay / 2 + random.uniform(0, delay / 2)
 
     def retry_after(self, resp: httpx.Response) -> float | None:
@@ -165,7 +165,7 @@ class Lease:
         return self._entry.client
 
     @property
-    def state(self) -> dict[str, Any]:
+    def state(self) -> dict[object, Any]:
         """Per-host facts shared by every holder while the client lives (e.g. the registry's scheme)."""
         return self._entry.state
 
@@ -189,7 +189,7 @@ class Lease:
 class _Entry:
     client: httpx.Client
     refs: int = 0
-    state: dict[str, Any] = field(default_factory=dict)
+    state: dict[object, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -302,7 +302,7 @@ def send(
         stop=tenacity.stop_after_attempt(max(1, retry.attempts)), retry=should_retry, wait=wait,
         sleep=retry.sleep, before_sleep=before_sleep, retry_error_callback=give_up,
     )
-    return retrying(attempt)  # type: ignore[no-any-return]
+    return retrying(attempt)
 
 
 def request(
