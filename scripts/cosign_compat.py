@@ -101,7 +101,7 @@ NOTES: dict[tuple[str, str], tuple[str, str]] = {
     ("login", ""): ("supported", ""),
     ("upload blob", ""): ("differs", "refused: deprecated in cosign; push blobs with an OCI client"),
     ("upload wasm", ""): ("differs", "refused: deprecated in cosign"),
-    ("pkcs11-tool", ""): ("not yet", "PKCS#11 tokens are being added (cosign's release builds lack it too)"),
+    ("pkcs11-tool", ""): ("supported", "list-tokens, list-keys-uris (cosign's release builds lack it)"),
     ("bundle inspect", ""): ("differs", "a shorter report of the same facts (version, content, signer, log "
                                         "entries, timestamps)"),
     ("bundle upgrade", ""): ("differs", "v0.2 to v0.3 offline; a v0.1 bundle (no inclusion proof) is "

@@ -40,6 +40,7 @@ COMMAND_MODULES = [
     "sigward.cli.manifests",
     "sigward.cli.trustcmds",
     "sigward.cli.tools",
+    "sigward.cli.pkcs11tool",
     "sigward.cli.misc",
     "sigward.signer.cli",
 ]
@@ -81,6 +82,7 @@ COMMANDS: dict[str, str] = {
     "debug": "sigward.cli.tools",
     "piv-tool": "sigward.cli.tools",
     "upload": "sigward.cli.tools",
+    "pkcs11-tool": "sigward.cli.pkcs11tool",
     "signer": "sigward.signer.cli",
     "version": "sigward.cli.misc",
 }
