@@ -20,11 +20,10 @@ def add_registry_flags(p: argparse.ArgumentParser | Any) -> None:
     g.add_argument("--registry-token", default=None, help="registry bearer token")
     g.add_argument("--registry-cacert", default=None, metavar="FILE",
                    help="PEM file of CA certificates to trust for registries")
-    mtls = "mutual TLS to registries is not supported yet (registry credentials are)"
-    add_refused(g, "--registry-client-cert", reason=mtls, metavar="FILE",
-                help="client certificate (PEM) for mutual TLS to the registry")
-    add_refused(g, "--registry-client-key", reason=mtls, metavar="FILE",
-                help="client private key (PEM) for mutual TLS to the registry")
+    g.add_argument("--registry-client-cert", default=None, metavar="FILE",
+                   help="client certificate (PEM) for mutual TLS to the registry")
+    g.add_argument("--registry-client-key", default=None, metavar="FILE",
+                   help="private key (PEM) of --registry-client-cert")
     add_refused(g, "--registry-server-name", reason="overriding the TLS server name is not supported yet",
                 metavar="NAME", help="TLS server name (SNI) to use for the registry")
     add_refused(g, "--k8s-keychain", boolean=True,
@@ -43,8 +42,12 @@ def add_referrers_mode(p: argparse.ArgumentParser | Any) -> None:
 
 
 def store_options(args: argparse.Namespace) -> Any:
+    from sigward.errors import UsageError
     from sigward.oci.store import StoreOptions
 
+    cert, key = getattr(args, "registry_client_cert", None), getattr(args, "registry_client_key", None)
+    if key and not cert:
+        raise UsageError("--registry-client-key needs --registry-client-cert")
     return StoreOptions(
         allow_insecure_registry=getattr(args, "allow_insecure_registry", False),
         allow_http_registry=getattr(args, "allow_http_registry", False),
@@ -52,6 +55,8 @@ def store_options(args: argparse.Namespace) -> Any:
         password=getattr(args, "registry_password", None),
         registry_token=getattr(args, "registry_token", None),
         ca_file=getattr(args, "registry_cacert", None) or os.environ.get("SIGWARD_REGISTRY_CACERT"),
+        client_cert=cert,
+        client_key=key,
     )
 
 

@@ -101,6 +101,7 @@ class RegistryClient:
         self._creds_loaded = False
         self._lease = transport.lease(host, transport.ClientOptions(
             ca_file=options.ca_file, insecure=options.allow_insecure_registry,
+            client_cert=options.client_cert, client_key=options.client_key,
             user_agent=options.user_agent))
         self.http = self._lease.client
         key = ("registry", options.allow_http_registry)
