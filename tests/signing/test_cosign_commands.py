@@ -108,7 +108,6 @@ def test_sign_legacy_outputs(run: Callable[..., Any], keys: Any, layout: Callabl
     (("sign", "--sk"), "--sk: hardware security keys"),
     (("sign", "--slot", "9c"), "--slot: hardware security keys"),
     (("verify", "--k8s-keychain"), "--k8s-keychain: the Kubernetes keychain is not available"),
-    (("sign", "--registry-client-cert", "c.pem"), "--registry-client-cert: mutual TLS"),
     (("copy", "--registry-server-name", "x"), "--registry-server-name: overriding the TLS server name"),
     (("sign", "--timestamp-client-cert", "c.pem"), "--timestamp-client-cert: TLS client settings"),
     (("sign", "--issue-certificate"), "--issue-certificate: a Fulcio certificate for a --key"),
