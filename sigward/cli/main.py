@@ -165,7 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("Error: context deadline exceeded (the command ran longer than -t/--timeout)\n")
         return 1
     except SigwardError as e:
-        sys.stderr.write(f"Error: {e}\n")
+        from sigward.cli.errors import cli_message
+
+        sys.stderr.write(f"Error: {cli_message(e)}\n")
         return e.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("Error: interrupted\n")

@@ -68,7 +68,7 @@ def create_bundle(inputs: BundleInputs) -> bytes:
     from cryptography.hazmat.primitives import serialization
 
     from sigward.formats import blobbundle, dsse, rekorbundle
-    from sigward.keys.signer import public_key_hint
+    from sigward.keys.keytypes import public_key_hint
 
     old = blobbundle.parse(inputs.old_bundle) if inputs.old_bundle else None
     cert_pem = inputs.certificate_pem or (old.cert_pem if old else None)

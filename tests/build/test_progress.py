@@ -56,4 +56,4 @@ def test_image_build_and_load_show_progress(run: Callable[..., Any], keys: Any, 
     assert run("save", "--dir", str(tmp_path / "saved"), out.strip()).code == 0
     code, out, tty = _run_on_pty("load", "--dir", str(tmp_path / "saved"), f"oci:{tmp_path}/loaded:v1")
     assert code == 0, tty
-    assert "loading " in tty and "MiB" in tty
+    assert "\x1b[Kloading " in tty  # (a layout-to-layout load links blobs, so few bytes are streamed)

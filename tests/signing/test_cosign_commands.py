@@ -88,7 +88,7 @@ def test_sign_legacy_outputs(run: Callable[..., Any], keys: Any, layout: Callabl
     body = json.loads(payload.read_bytes())
     assert body["critical"]["identity"]["docker-reference"] == "registry.example/app"
     assert cert.read_bytes() == Path(keys.pub).read_bytes()
-    from sigward.keys.signer import load_verifier
+    from sigward.keys.providers import load_verifier
 
     load_verifier(keys.pub, lambda *_: b"").verify(base64.b64decode(sig.read_bytes()), payload.read_bytes())
     r = run("verify", "--key", keys.pub, NOTLOG, img)
@@ -182,7 +182,7 @@ def test_private_ca_certificate_sign_and_verify(run: Callable[..., Any], keys: A
                                                 legacy: bool) -> None:
     """sign --key --certificate --certificate-chain (your own CA), verify --ca-roots/--ca-intermediates or
     --certificate-chain with the identity flags, in both signature formats."""
-    from sigward.keys.signer import load_verifier
+    from sigward.keys.providers import load_verifier
 
     pub = load_verifier(keys.pub, lambda *_: b"").public_key
     leaf, chain, root, inter = _code_signing_ca(tmp_path, pub)
