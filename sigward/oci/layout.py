@@ -246,7 +246,7 @@ class LayoutStore(Store):
             return _plain(Descriptor.from_json(next(iter(images.values()))[0]))
         if not images:
             raise NotFoundError(f"{self.name}: the layout holds no image")
-        choices = []
+        choices: list[str] = []
         for dig, (_, tags) in images.items():
             choices.extend(f"{self.name}:{t}" for t in sorted(tags))
             if not tags:

@@ -17,6 +17,7 @@ from typing import Any
 
 from sigward.errors import SigwardError, UsageError
 from sigward.formats import bundle as bundle_fmt
+from sigward.formats._common import protojson
 
 
 @dataclass
@@ -60,7 +61,7 @@ def _as_v01(data: bytes) -> bytes:
     vm = obj["verificationMaterial"]
     if "certificate" in vm:
         vm["x509CertificateChain"] = {"certificates": [vm.pop("certificate")]}
-    return bundle_fmt.protojson(obj)
+    return protojson(obj)
 
 
 def create_bundle(inputs: BundleInputs) -> bytes:
@@ -83,7 +84,7 @@ def create_bundle(inputs: BundleInputs) -> bytes:
             raise UsageError("--certificate is not a PEM certificate")
     elif key_pem:
         try:
-            hint = public_key_hint(serialization.load_pem_public_key(key_pem))
+            hint = public_key_hint(serialization.load_pem_public_key(key_pem))  # type: ignore[arg-type]
         except ValueError:
             raise UsageError("--key is not a PEM public key")
     else:
@@ -132,7 +133,7 @@ def upgrade_bundle(data: bytes) -> bytes:
     chain = vm.pop("x509CertificateChain", None)
     if chain is not None:
         vm["certificate"] = chain["certificates"][0]
-    return bundle_fmt.protojson(obj)
+    return protojson(obj)
 
 
 def inspect_bundle(data: bytes) -> str:
@@ -153,7 +154,8 @@ def inspect_bundle(data: bytes) -> str:
             pass
     elif b.message_signature is not None:
         ms = b.message_signature
-        lines.append(f"Content: message signature over {ms.digest_algorithm} {ms.digest.hex()}")
+        digest = ms.digest.hex() if ms.digest is not None else "(no digest)"
+        lines.append(f"Content: message signature over {ms.digest_algorithm} {digest}")
     if b.certificates:
         cert = x509.load_der_x509_certificate(b.certificates[0])
         lines.append(f"Signing certificate: serial {cert.serial_number:x}, "

@@ -17,7 +17,7 @@ yes — ``image build``'s base) stops at the first signature that passes every c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -114,7 +114,7 @@ def _count(n: int, what: str) -> str:
     return f"{n} {what}" + ("" if n == 1 else "s")
 
 
-def summarise_failures(errors: list[tuple[str | None, str]] | list[tuple[str, str]]) -> str:
+def summarise_failures(errors: Sequence[tuple[str | None, str]]) -> str:
     """Each distinct reason once, in first-seen order, with how many signatures failed that way.
 
     An image signed seven times with the same key fails seven times for the same reason; repeating it
