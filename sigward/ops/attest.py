@@ -138,24 +138,31 @@ def _attest_legacy(dest: Store, subject: Descriptor, material: Any, statement: b
     layer = legacy.attestation_layer(signed.data, extra_annotations={legacy.PREDICATE_TYPE_ANNOTATION: uri},
                                      **signed.annotations)
     tag = attached_tag(subject.digest, "att")
-    existing, existing_config = read_legacy_image(dest, tag)
-    if opts.replace and existing is not None:
-        existing, existing_config = _without_predicate(dest, tag, existing, existing_config, uri)
+
+    def current() -> tuple[Manifest | None, bytes | None]:
+        existing, existing_config = read_legacy_image(dest, tag)
+        if opts.replace and existing is not None:
+            existing, existing_config = _without_predicate(dest, tag, existing, existing_config, uri,
+                                                           ours=layer.digest)
+        return existing, existing_config
+
+    existing, existing_config = current()
     push_legacy_layer(dest, tag, existing, existing_config, layer, signed.data, opts.docker_media_types,
-                      opts.legacy_created())
+                      opts.legacy_created(), reread=current)
     return AttestResult(subject.digest, str(dest.reference(tag)), uri, signed.data)
 
 
 def _without_predicate(dest: Store, tag: str, existing: Manifest, config: bytes | None,
-                       uri: str) -> tuple[Manifest | None, bytes | None]:
-    """``--replace``: the ``.att`` image minus the layers whose statement has predicate type ``uri``."""
+                       uri: str, ours: str = "") -> tuple[Manifest | None, bytes | None]:
+    """``--replace``: the ``.att`` image minus the layers whose statement has predicate type ``uri``
+    (except ``ours``: our own new layer, when the image is read back after writing it)."""
     from sigward.formats import legacy
 
     keep = []
     for d in existing.layers:
         try:
             env = dsse.parse(dest.get_blob(d))
-            if intoto.parse_statement(env.payload).predicate_type == uri:
+            if d.digest != ours and intoto.parse_statement(env.payload).predicate_type == uri:
                 continue
         except SigwardError:
             pass  # not ours to judge: keep what we cannot read

@@ -464,21 +464,43 @@ class RegistryStore(Store):
         return out
 
     def _add_to_fallback(self, subject: str, manifest: Manifest) -> None:
+        """Record the referrer in the fallback index, read back until it holds (``oci/optimistic.py``)."""
+        from sigward.oci.optimistic import merge_until_visible
+
         desc = manifest.referrer_descriptor()
-        for _ in range(3):
-            idx, etag, exists = self._read_fallback(subject)
+        tag = fallback_tag(subject)
+        seen: dict[str, dict[str, Any]] = {}  # every entry seen while we work: restored if overwritten
+
+        def read() -> tuple[dict[str, Any] | None, str | None, bool]:
+            state = self._read_fallback(subject)
+            for e in (state[0] or {}).get("manifests") or []:
+                if isinstance(e, dict) and isinstance(e.get("digest"), str):
+                    seen.setdefault(e["digest"], e)
+            return state
+
+        def has(state: tuple[dict[str, Any] | None, str | None, bool]) -> bool:
+            idx = state[0]
+            return idx is not None and any(isinstance(e, dict) and e.get("digest") == desc.digest
+                                           for e in idx.get("manifests") or [])
+
+        def write(state: tuple[dict[str, Any] | None, str | None, bool]) -> bool:
+            idx, etag, exists = state
             if idx is None:
                 if exists:
-                    raise StoreError(f"{self.name}:{fallback_tag(subject)} exists but is not an OCI index; "
+                    raise StoreError(f"{self.name}:{tag} exists but is not an OCI index; "
                                      "cannot record the referrer")
                 idx = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}
-            entries = list(idx.get("manifests") or [])
-            if any(isinstance(e, dict) and e.get("digest") == desc.digest for e in entries):
-                return
-            idx["manifests"] = [*entries, desc.to_json()]
-            if self._put_index(subject, idx, etag):
-                return
-        raise StoreError(f"{self.name}:{fallback_tag(subject)} keeps changing; referrer not recorded")
+            entries = [e for e in idx.get("manifests") or [] if isinstance(e, dict)]
+            have = {e.get("digest") for e in entries}
+            lost = [e for d, e in seen.items() if d not in have and d != desc.digest]
+            idx["manifests"] = [*entries, *lost, desc.to_json()]
+            return self._put_index(subject, idx, etag)
+
+        def fingerprint(state: tuple[dict[str, Any] | None, str | None, bool]) -> object:
+            return tuple(sorted(str(e.get("digest")) for e in (state[0] or {}).get("manifests") or []
+                                if isinstance(e, dict)))
+
+        merge_until_visible(read, has, write, f"referrers index {self.name}:{tag}", fingerprint=fingerprint)
 
     def _remove_from_fallback(self, subject: str, digest: str) -> None:
         for _ in range(3):
