@@ -62,7 +62,10 @@ def run_sign(args: argparse.Namespace) -> int:
 
     if args.new_bundle_format and not args.bundle:
         raise UsageError("must specify --bundle with --new-bundle-format")
+    from sigward.cli.sigstore_flags import check_outputs
     from sigward.fileio import write_atomic
+
+    check_outputs(args)
     from sigward.keys.signer import load_signer
     from sigward.ops import blob
 

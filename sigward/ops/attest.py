@@ -263,17 +263,18 @@ def verify_attestations(
     subject = resolve_subject(store, identifier)
     ok: list[VerifiedAttestation] = []
     errors: list[str] = []
-    bundles = find_bundles(src, subject.digest) if opts.new_bundle_format else []
-    kind = "bundle" if bundles else "legacy"
-    if bundles:
+    bundles = find_bundles(src, subject.digest, errors) if opts.new_bundle_format else []
+    kind = "bundle" if bundles or errors else "legacy"
+    if kind == "bundle":
         for fb in bundles:
             try:
                 ok.append(check_bundle_attestation(fb.data, subject.digest, verifier, opts))
             except SigwardError as e:
                 errors.append(f"{fb.where}: {e}")
     else:
-        for where, data, sig in _legacy_layers(src, subject.digest):
+        for where, sig in _legacy_layers(src, subject.digest):
             try:
+                data = src.get_blob(sig.layer)  # unreadable: this one is skipped, the others still count
                 env, identity = check_legacy_envelope(
                     data, verifier, opts, certificate_pem=sig.certificate_pem,
                     rekor_bundle=sig.rekor_bundle(), timestamp=sig.rfc3161_timestamp())
@@ -302,8 +303,8 @@ def verify_attestations(
     return AttestationResult(subject.digest, matched, kind)
 
 
-def _legacy_layers(src: Store, digest: str) -> Iterator[tuple[str, bytes, Any]]:
-    """(layer digest, layer bytes, parsed annotations) of each ``.att`` layer."""
+def _legacy_layers(src: Store, digest: str) -> Iterator[tuple[str, Any]]:
+    """(layer digest, parsed annotations) of each ``.att`` layer."""
     from sigward.formats import legacy
     from sigward.ops.attached import attached_tag
 
@@ -315,7 +316,7 @@ def _legacy_layers(src: Store, digest: str) -> Iterator[tuple[str, bytes, Any]]:
     if not layers:
         raise VerificationError(f"no attestations found for {src.reference(digest)}")
     for sig in layers:
-        yield sig.layer.digest, src.get_blob(sig.layer), sig
+        yield sig.layer.digest, sig
 
 
 # --- blobs ------------------------------------------------------------------------------------------

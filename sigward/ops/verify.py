@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sigward.errors import (
+    DigestMismatchError,
     ImageTagNotFoundError,
     InvalidManifestError,
     NoMatchingSignaturesError,
     NoSignaturesError,
     NotFoundError,
     SigwardError,
+    StoreError,
     VerificationError,
 )
 from sigward.oci import mediatypes as mt
@@ -94,9 +96,10 @@ def verify_image(
     src = attach_store or store
     subject = resolve_subject(store, identifier)
     if opts.new_bundle_format:
-        bundles = find_bundles(src, subject.digest)
-        if bundles:
-            return _verify_bundles(bundles, subject, verifier, opts, display_name or store.name)
+        skipped: list[str] = []
+        bundles = find_bundles(src, subject.digest, skipped)
+        if bundles or skipped:
+            return _verify_bundles(bundles, subject, verifier, opts, display_name or store.name, skipped)
     return _verify_legacy(src, subject, verifier, opts)
 
 
@@ -109,8 +112,13 @@ class FoundBundle:
     data: bytes
 
 
-def find_bundles(src: Store, digest: str) -> list[FoundBundle]:
-    """Every Sigstore bundle attached as a referrer of ``digest`` (never filtered by artifactType)."""
+def find_bundles(src: Store, digest: str, skipped: list[str] | None = None) -> list[FoundBundle]:
+    """Every Sigstore bundle attached as a referrer of ``digest`` (never filtered by artifactType).
+
+    A bundle that cannot be read (its blob missing, or bytes that do not match their digest) is skipped,
+    as cosign does (a signature that cannot be read is not a signature), and named in ``skipped``; the
+    caller fails only when nothing else verifies.
+    """
     from sigward.formats import referrer
 
     out = []
@@ -123,16 +131,20 @@ def find_bundles(src: Store, digest: str) -> list[FoundBundle]:
             continue  # listed but gone, or not a manifest: it cannot hold a signature
         if not referrer.is_bundle_referrer(m):
             continue
-        layer = m.layers[0]
-        out.append(FoundBundle(m.digest, src.get_blob(layer)))
+        try:
+            out.append(FoundBundle(m.digest, src.get_blob(m.layers[0])))
+        except (StoreError, DigestMismatchError, InvalidManifestError) as e:
+            if skipped is not None:
+                skipped.append(f"{m.digest}: unreadable bundle skipped ({e})")
     return out
 
 
 def _verify_bundles(
-    bundles: list[FoundBundle], subject: Descriptor, verifier: Verifier | None, opts: VerifyOptions, name: str
+    bundles: list[FoundBundle], subject: Descriptor, verifier: Verifier | None, opts: VerifyOptions,
+    name: str, skipped: list[str] | None = None,
 ) -> VerifyResult:
     ok: list[VerifiedSignature] = []
-    errors: list[str] = []
+    errors: list[str] = list(skipped or [])
     for fb in bundles:
         try:
             ok.append(check_bundle(fb.data, subject.digest, verifier, opts, name))
