@@ -130,20 +130,23 @@ def _notify(msg: str) -> None:
 def run_package(args: argparse.Namespace) -> int:
     import os
 
+    from sigward.cli.common import source_date_epoch
     from sigward.ops.chart import package_chart
 
     dest = os.getcwd() if args.destination == "." else args.destination
-    path = package_chart(args.directory, dest, version=args.version, app_version=args.app_version)
+    path = package_chart(args.directory, dest, version=args.version, app_version=args.app_version,
+                         epoch=source_date_epoch())
     print(f"Successfully packaged chart and saved it to: {path}")
     return 0
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from sigward.cli.common import store_options
+    from sigward.cli.common import source_date_epoch, store_options
     from sigward.ops.chart import push_chart
 
+    epoch = None if args.creation_time else source_date_epoch()
     ref, desc = push_chart(args.chart, args.target, store_options(args), creation_time=args.creation_time,
-                           notify=_notify)
+                           epoch=epoch, notify=_notify)
     print(f"Pushed: {ref}")
     print(f"Digest: {desc.digest}")
     return 0

@@ -107,3 +107,31 @@ def write_single_bundle(path: str, bundles: list[bytes], what: str) -> None:
         raise UsageError(f"--bundle writes one bundle, but {len(bundles)} {what} were made")
     write_atomic(path, bundles[0])
     print(f"Wrote bundle to file {path}", file=sys.stderr)
+
+
+def parse_source_date_epoch(value: str | None) -> int | None:
+    """The one ``SOURCE_DATE_EPOCH`` rule (reproducible-builds.org), for every command that stamps times
+    (sign/attest ``created``, image build, chart package/push): unset or empty means none; otherwise a
+    whole, non-negative number of seconds since 1970 in ASCII digits (surrounding white space ignored);
+    anything else is a usage error, so a malformed value never silently yields another build. Parsed
+    here, in the CLI; operations get the number."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()):
+        from sigward.errors import UsageError
+
+        raise UsageError(f"invalid SOURCE_DATE_EPOCH {value!r}: expected a whole number of seconds "
+                         "since 1970")
+    return int(text)
+
+
+def source_date_epoch() -> int | None:
+    """``SOURCE_DATE_EPOCH`` from this process's environment (see ``parse_source_date_epoch``)."""
+    return parse_source_date_epoch(os.environ.get("SOURCE_DATE_EPOCH"))
+
+
+def rfc3339_utc(epoch: int) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

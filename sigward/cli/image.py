@@ -185,11 +185,12 @@ def run_build(args: argparse.Namespace) -> int:
 
 def build_options(args: argparse.Namespace) -> Any:
     """The flags as ``BuildOptions``; every value is checked here, before the base is even fetched."""
-    from sigward.ops.build import BuildOptions, parse_exposed_port, parse_layer_spec, parse_platform
+    from sigward.oci.platform import Platform
+    from sigward.ops.build import BuildOptions, parse_exposed_port, parse_layer_spec
 
     platforms = [p.strip() for item in args.platform for p in item.split(",") if p.strip()]
     for p in platforms:
-        parse_platform(p)
+        Platform.parse(p)
     for port in args.expose:
         parse_exposed_port(port)
     return BuildOptions(
@@ -208,23 +209,15 @@ def build_options(args: argparse.Namespace) -> Any:
         revision=args.revision,
         version=args.version,
         platforms=platforms,
-        epoch=source_date_epoch(),
+        epoch=_source_date_epoch(),
         base_name=args.base.rsplit("@", 1)[0],
     )
 
 
-def source_date_epoch() -> int | None:
-    """``SOURCE_DATE_EPOCH`` (reproducible-builds.org): seconds since the epoch, or None when unset."""
-    import os
+def _source_date_epoch() -> int | None:
+    from sigward.cli.common import source_date_epoch
 
-    from sigward.errors import UsageError
-
-    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if not value:
-        return None
-    if not value.isdigit():
-        raise UsageError(f"SOURCE_DATE_EPOCH={value!r} must be a whole number of seconds since 1970")
-    return int(value)
+    return source_date_epoch()
 
 
 def _pair(text: str, flag: str) -> tuple[str, str]:

@@ -90,13 +90,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def source_date_epoch(value: str | None) -> str | None:
-    if not value:
-        return None
-    import time
+    """``created`` for sign/attest: ``SOURCE_DATE_EPOCH`` as RFC 3339 (the rule: cli/common.py)."""
+    from sigward.cli.common import parse_source_date_epoch, rfc3339_utc
 
-    from sigward.errors import UsageError
-
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(value)))
-    except ValueError:
-        raise UsageError(f"SOURCE_DATE_EPOCH must be an integer, got {value!r}")
+    epoch = parse_source_date_epoch(value)
+    return None if epoch is None else rfc3339_utc(epoch)

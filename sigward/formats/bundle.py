@@ -40,6 +40,10 @@ SUPPORTED_VERSIONS = ("0.1", "0.2", "0.3")
 
 # protobuf-specs HashAlgorithm names used in messageDigest.
 HASH_ALGORITHMS = ("SHA2_256", "SHA2_384", "SHA2_512", "SHA3_256", "SHA3_384")
+# The one mapping between hashlib names (what sigward computes, keys sign with, Rekor's hashedrekord
+# v0.0.1 says) and protobuf-specs HashAlgorithm names (bundles, hashedrekord v0.0.2).
+PROTO_HASH_NAMES = {"sha256": "SHA2_256", "sha384": "SHA2_384", "sha512": "SHA2_512"}
+HASHLIB_NAMES = {v: k for k, v in PROTO_HASH_NAMES.items()}
 
 
 def media_type_version(media_type: str) -> str:

@@ -19,9 +19,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sigward.oci.manifest import Descriptor, Manifest
 from sigward.oci.reference import AnyReference, LayoutReference, Reference
+
+if TYPE_CHECKING:
+    from sigward.oci.registry.keychain import Keychain
 
 # Called with the number of bytes just transferred.
 ProgressFn = Callable[[int], None]
@@ -32,7 +36,9 @@ MAX_SMALL_BLOB = 128 * 1024 * 1024  # cosign's COSIGN_MAX_ATTACHMENT_SIZE defaul
 
 @dataclass
 class StoreOptions:
-    """How to reach registries: TLS and HTTP opt-ins, explicit credentials."""
+    """How to reach registries: TLS and HTTP opt-ins, and credentials — a keychain
+    (``oci.registry.keychain``), or explicit ones for every registry (the CLI's flags), else docker's
+    config."""
 
     allow_insecure_registry: bool = False  # accept self-signed / unverifiable TLS certificates
     allow_http_registry: bool = False  # fall back to plain HTTP
@@ -41,6 +47,7 @@ class StoreOptions:
     registry_token: str | None = None
     ca_file: str | None = None
     user_agent: str = field(default_factory=lambda: _user_agent())
+    keychain: Keychain | None = None  # when set, the only source of credentials
 
 
 def _user_agent() -> str:

@@ -18,8 +18,6 @@ from typing import Any, BinaryIO
 from sigward.errors import SigwardError, UsageError, VerificationError
 
 CHUNK = 1 << 20
-# protobuf-specs HashAlgorithm names for the digests sigward computes.
-HASH_NAMES = {"sha256": "SHA2_256", "sha384": "SHA2_384", "sha512": "SHA2_512"}
 _DIGEST_ARG = re.compile(r"^(sha256|sha384|sha512):([0-9a-f]+)$")
 
 
@@ -121,8 +119,7 @@ def verify_blob_bundle(path: str, bundle_bytes: bytes, verifier: Any, opts: Any)
     if b.message_signature is None:
         raise VerificationError("the bundle holds a DSSE envelope; use verify-blob-attestation for it")
     ms = b.message_signature
-    names = {v: k for k, v in HASH_NAMES.items()}
-    hash_name = names.get(ms.digest_algorithm or "SHA2_256")
+    hash_name = bundle_fmt.HASHLIB_NAMES.get(ms.digest_algorithm or "SHA2_256")
     if hash_name is None:
         raise VerificationError(f"unsupported message digest algorithm {ms.digest_algorithm!r} in the bundle")
     digest = _blob_digest(path, hash_name, allow_digest_arg=True)

@@ -34,6 +34,7 @@ from sigward.formats import layer as layerfmt
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor, Manifest
+from sigward.oci.platform import Platform, platform_text
 from sigward.oci.reference import AnyReference
 from sigward.oci.store import ProgressFn, Store
 from sigward.ops.verify import Verifier, VerifyOptions, VerifyResult, verify_image
@@ -101,28 +102,6 @@ def parse_layer_spec(text: str) -> LayerSpec:
     if dest is not None:
         raise UsageError(f"--layer {text}: a tarball is appended as is; DEST is only for directories")
     return LayerSpec(src)
-
-
-def parse_platform(text: str) -> tuple[str, ...]:
-    parts = tuple(text.split("/"))
-    if len(parts) not in (2, 3) or not all(parts):
-        raise UsageError(f"invalid platform {text!r}: expected os/arch or os/arch/variant")
-    return parts
-
-
-def platform_text(p: dict[str, Any] | None) -> str:
-    if not p:
-        return "unknown"
-    parts = [str(p.get("os", "")), str(p.get("architecture", ""))]
-    if p.get("variant"):
-        parts.append(str(p["variant"]))
-    return "/".join(parts)
-
-
-def _platform_matches(p: dict[str, Any] | None, want: tuple[str, ...]) -> bool:
-    p = p or {}
-    return (p.get("os") == want[0] and p.get("architecture") == want[1]
-            and (len(want) == 2 or p.get("variant") == want[2]))
 
 
 @dataclass
@@ -260,17 +239,17 @@ def plan_build(base: VerifiedBase, base_store: Store, options: BuildOptions) -> 
         raise TypeError("plan_build needs the VerifiedBase returned by verify_base")
     _check_pairs(options.env, "--env")
     exposed = [parse_exposed_port(p) for p in options.expose]
-    wanted = [parse_platform(p) for p in options.platforms]
+    wanted = [Platform.parse(p) for p in options.platforms]
     root = base_store.get_manifest(base.digest)
     targets = _select(base_store, root, wanted)
     # Everything about the base is read and checked before any layer is built.
     configs = [(plat, m, _read_config(base_store, m)) for plat, m in targets]
     if not root.is_index and wanted:
         cfg_platform = {k: configs[0][2].get(k) for k in ("os", "architecture", "variant")}
-        missing = [w for w in wanted if not _platform_matches(cfg_platform, w)]
+        missing = [w for w in wanted if not w.matches(cfg_platform)]
         if missing:
             raise UsageError(f"base image {base.display_name} is {platform_text(cfg_platform)}, not "
-                             + ", ".join("/".join(w) for w in missing))
+                             + ", ".join(str(w) for w in missing))
     tempdir = tempfile.mkdtemp(prefix="sigward-build-", dir=options.tempdir)
     plan = BuildPlan(base, root, [], [], tempdir=tempdir)
     try:
@@ -297,7 +276,7 @@ def plan_build(base: VerifiedBase, base_store: Store, options: BuildOptions) -> 
     return plan
 
 
-def _select(store: Store, root: Manifest, wanted: list[tuple[str, ...]]
+def _select(store: Store, root: Manifest, wanted: list[Platform]
             ) -> list[tuple[dict[str, Any] | None, Manifest]]:
     """The base images to build on: the manifest itself, or the index's image entries (filtered)."""
     if not root.is_index:
@@ -308,11 +287,11 @@ def _select(store: Store, root: Manifest, wanted: list[tuple[str, ...]]
                if d.media_type in mt.IMAGE_MANIFEST_TYPES and platform_text(d.platform) != "unknown/unknown"]
     if wanted:
         for w in wanted:
-            if not any(_platform_matches(d.platform, w) for d in entries):
+            if not any(w.matches(d.platform) for d in entries):
                 have = ", ".join(platform_text(d.platform) for d in entries) or "none"
-                raise UsageError(f"base index {root.digest} has no image for platform {'/'.join(w)} "
+                raise UsageError(f"base index {root.digest} has no image for platform {w} "
                                  f"(it has: {have})")
-        entries = [d for d in entries if any(_platform_matches(d.platform, w) for w in wanted)]
+        entries = [d for d in entries if any(w.matches(d.platform) for w in wanted)]
     if not entries:
         raise UsageError(f"base index {root.digest} lists no platform images to build on")
     return [(d.platform, store.get_manifest(d.digest)) for d in entries]

@@ -2,7 +2,7 @@
 
 Why sigward does this at all: the seed pipeline releases its chart with ``helm package`` + ``helm push``
 and signs the pushed digest. Doing the same three steps here keeps the whole release in one tool, and
-the result must be indistinguishable from Helm's (see ``sigward/formats/helmchart.py`` for the bytes),
+the result must be indistinguishable from Helm's (see ``sigward/formats/helm/`` for the bytes),
 so that ``helm pull``/``helm install`` take it and cosign signatures cover the same digest.
 
 The differences from helm are deliberate: ``push`` prints a digest reference, never a tag; ``pull`` names
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sigward.errors import InvalidReferenceError, NotFoundError, UsageError
 from sigward.fileio import write_atomic
-from sigward.formats import helmchart as hc
+from sigward.formats import helm as hc
 from sigward.oci import digest as _digest
 from sigward.oci.manifest import Descriptor, Manifest
 from sigward.oci.reference import (
@@ -37,27 +37,10 @@ from sigward.oci.store import MAX_SMALL_BLOB, Store, StoreOptions, open_store
 
 Notify = Callable[[str], None]
 
-# Sentinel: read SOURCE_DATE_EPOCH from the environment.
-FROM_ENV = -1
-
 # A pulled chart layer is read whole (it is checked before it is written); Helm's own limit on the
 # decompressed chart is 100 MiB, so a compressed layer larger than this is not a chart.
 MAX_CHART_LAYER = hc.MAX_CHART_SIZE + hc.MAX_CHART_SIZE // 4
 MAX_CONFIG = 4 * 1024 * 1024
-
-
-def source_date_epoch() -> int | None:
-    """``SOURCE_DATE_EPOCH`` as Helm reads it: unset or empty means none; invalid or negative is an error."""
-    text = os.environ.get("SOURCE_DATE_EPOCH", "")
-    if text == "":
-        return None
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise UsageError(f"invalid SOURCE_DATE_EPOCH {text!r}: expected seconds since 1970 (an integer)")
-    if value < 0:
-        raise UsageError(f"invalid SOURCE_DATE_EPOCH {text!r}: must not be negative")
-    return value
 
 
 # -- package -------------------------------------------------------------------------------------------
@@ -139,14 +122,12 @@ def _walk(path: str, rel: str, real_top: str, stack: set[str], rules: hc.IgnoreR
 
 def package_chart(directory: str | os.PathLike[str], dest_dir: str | os.PathLike[str],
                   version: str | None = None, app_version: str | None = None, *,
-                  epoch: int | None = FROM_ENV) -> Path:
+                  epoch: int | None = None) -> Path:
     """``helm package``: write ``<name>-<version>.tgz`` into ``dest_dir`` and return its path.
 
-    Entry mtimes are ``epoch`` (default: ``SOURCE_DATE_EPOCH``) when set, else the files' own, so the
-    same sources and epoch always give the same bytes.
+    Entry mtimes are ``epoch`` (the CLI passes ``SOURCE_DATE_EPOCH``) when set, else the files' own, so
+    the same sources and epoch always give the same bytes.
     """
-    if epoch == FROM_ENV:
-        epoch = source_date_epoch()
     chart = load_chart_dir(directory)
     if version:
         hc.check_version(version, "--version")
@@ -233,13 +214,12 @@ def parse_pull_source(text: str) -> AnyReference:
 
 # -- push --------------------------------------------------------------------------------------------------
 
-def _created(tgz: Path, creation_time: str | None) -> str:
+def _created(tgz: Path, creation_time: str | None, epoch: int | None) -> str:
     if creation_time:
         if not hc.is_rfc3339(creation_time):
             raise UsageError(f"--creation-time {creation_time!r}: expected an RFC 3339 time "
                              "such as 2024-01-01T00:00:00Z")
         return creation_time
-    epoch = source_date_epoch()
     if epoch is not None:
         return hc.rfc3339_utc(epoch)
     return hc.rfc3339_utc(int(tgz.stat().st_mtime))
@@ -247,10 +227,11 @@ def _created(tgz: Path, creation_time: str | None) -> str:
 
 def push_chart(
     tgz_path: str | os.PathLike[str], target: str, options: StoreOptions | None = None, *,
-    creation_time: str | None = None, notify: Notify | None = None,
+    creation_time: str | None = None, epoch: int | None = None, notify: Notify | None = None,
 ) -> tuple[AnyReference, Descriptor]:
     """``helm push``: config, chart layer (and ``.prov`` beside it) and Helm's manifest, tagged with the
-    version (``+`` → ``_``). Returns the digest reference and the manifest descriptor."""
+    version (``+`` → ``_``). Returns the digest reference and the manifest descriptor. ``created`` is
+    ``creation_time``, else ``epoch`` (``SOURCE_DATE_EPOCH``), else the archive's mtime."""
     tgz = Path(tgz_path)
     if tgz.is_dir():
         raise UsageError(f"{tgz}: cannot push a directory; package it first (sigward chart package)")
@@ -266,7 +247,8 @@ def push_chart(
     if prov.is_file():
         layers.append((hc.PROV_LAYER_MEDIA_TYPE, prov.read_bytes()))
     config = meta.config_json()
-    manifest = hc.chart_manifest(config, layers, hc.oci_annotations(meta, _created(tgz, creation_time)))
+    created = _created(tgz, creation_time, epoch)
+    manifest = hc.chart_manifest(config, layers, hc.oci_annotations(meta, created))
     tag = hc.tag_for_version(meta.version)
     validate_tag(tag)
     ref = parse_push_target(target, meta.name)

@@ -226,14 +226,11 @@ def _refuse_overwrite(dest: Store, tag: str, digest: str) -> None:
 
 def select_platform(store: Store, index: Manifest, platform: str) -> Manifest:
     """The child of ``index`` for ``os/arch[/variant]`` (cosign's ``--platform``)."""
-    parts = platform.split("/")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise UsageError(f"invalid platform {platform!r}: expected os/arch or os/arch/variant")
+    from sigward.oci.platform import Platform
+
+    want = Platform.parse(platform)
     for d in index.manifests:
-        p = d.platform or {}
-        if p.get("os") == parts[0] and p.get("architecture") == parts[1] and (
-            len(parts) == 2 or p.get("variant") == parts[2]
-        ):
+        if want.matches(d.platform):
             return store.get_manifest(d.digest)
     raise NotFoundError(f"{store.name}@{index.digest}: no manifest for platform {platform}")
 

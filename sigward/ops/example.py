@@ -15,7 +15,6 @@ import tarfile
 from dataclasses import dataclass
 
 from sigward import gojson
-from sigward.errors import UsageError
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor, Manifest
@@ -59,19 +58,11 @@ def _tar(files: list[tuple[str, bytes, int]]) -> bytes:
     return buf.getvalue()
 
 
-def _parse_platform(platform: str) -> dict[str, str]:
-    parts = platform.split("/")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise UsageError(f"invalid platform {platform!r}: expected os/arch or os/arch/variant")
-    out = {"architecture": parts[1], "os": parts[0]}
-    if len(parts) == 3:
-        out["variant"] = parts[2]
-    return out
-
-
 def build_demo_image(message: str = DEFAULT_MESSAGE, platform: str = DEFAULT_PLATFORM) -> DemoImage:
     """The image: ``/hello.txt`` with ``message``, ``/etc/os-release``, and an OCI config."""
-    plat = _parse_platform(platform)
+    from sigward.oci.platform import Platform
+
+    plat = Platform.parse(platform).to_dict()
     files = [
         ("etc/os-release", b'NAME="sigward demo"\nID=sigward-demo\nVERSION_ID=1\n', 0o644),
         ("hello.txt", f"{message}\nplatform: {platform}\n".encode(), 0o644),

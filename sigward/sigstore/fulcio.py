@@ -2,23 +2,30 @@
 
 The request is cosign's form (token in ``credentials`` plus proof of possession: a signature over the
 token's subject), which every Fulcio accepts; the token also goes in the ``Authorization`` header.
+A request is retried on connection failures and 429/5xx (``sigward.transport``): a repeated request only
+issues another certificate for the same ephemeral key.
 """
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.errors import SigwardError
+
+if TYPE_CHECKING:
+    from sigward.transport import ClientOptions
 
 SIGNING_CERT_PATH = "/api/v2/signingCert"
 
 
-def request_certificate(url: str, token: Any, signer: Any, timeout: float = 30.0) -> list[Any]:
+def request_certificate(url: str, token: Any, signer: Any, timeout: float = 30.0,
+                        options: ClientOptions | None = None) -> list[Any]:
     """The certificate chain (leaf first) for ``signer``'s key; ``token``: ``oidc.IdentityToken``."""
     import httpx
     from cryptography import x509
 
+    from sigward import transport
     from sigward.keys.signer import public_key_pem
 
     # Fulcio checks the proof against the token's subject: its email claim if it has one, else ``sub``
@@ -34,8 +41,9 @@ def request_certificate(url: str, token: Any, signer: Any, timeout: float = 30.0
     }
     endpoint = url.rstrip("/") + SIGNING_CERT_PATH
     try:
-        r = httpx.post(endpoint, json=body, timeout=timeout, headers={
-            "Authorization": f"Bearer {token.raw}", "Accept": "application/json"})
+        r = transport.request("POST", endpoint, json=body, timeout=timeout, idempotent=True,
+                              options=options, headers={
+                                  "Authorization": f"Bearer {token.raw}", "Accept": "application/json"})
     except httpx.HTTPError as e:
         raise SigwardError(f"Fulcio at {url} is unreachable: {e}")
     if r.status_code not in (200, 201):

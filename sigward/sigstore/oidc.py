@@ -431,9 +431,11 @@ class _Discovery:
 def _discover(http: httpx.Client, issuer: str) -> _Discovery:
     import httpx
 
+    from sigward import transport
+
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
-        r = http.get(url)
+        r = transport.send(http, "GET", url)
     except httpx.HTTPError as e:
         raise IdentityError(f"cannot reach the OIDC issuer {issuer}: {e or type(e).__name__}")
     if r.status_code != 200:
@@ -457,14 +459,12 @@ def _discover(http: httpx.Client, issuer: str) -> _Discovery:
 
 
 def _login(opts: IdentityOptions, flow: str) -> IdentityToken:
-    import httpx
-
-    from sigward import __version__
+    from sigward import transport
 
     secret = None
     if opts.oidc_client_secret_file:
         secret = _read_secret(opts.oidc_client_secret_file)
-    with httpx.Client(timeout=opts.http_timeout, headers={"User-Agent": f"sigward/{__version__}"}) as http:
+    with transport.new_client(timeout=opts.http_timeout) as http:
         disc = _discover(http, opts.oidc_issuer)
         if flow == "client_credentials":
             raw = _client_credentials_flow(opts, disc, http, secret)
@@ -509,8 +509,13 @@ def _check_pkce_support(disc: _Discovery) -> None:
 def _post_form(http: httpx.Client, url: str, data: dict[str, str], what: str) -> tuple[int, dict[str, Any]]:
     import httpx
 
+    from sigward import transport
+
     try:
-        r = http.post(url, data=data, headers={"Accept": "application/json"})
+        # Not idempotent (a code or device code is redeemed once): retried only if it never left or the
+        # issuer refused it outright (429/503).
+        r = transport.send(http, "POST", url, data=data, headers={"Accept": "application/json"},
+                           idempotent=False)
     except httpx.HTTPError as e:
         raise IdentityError(f"cannot reach the OIDC issuer's {what} endpoint {url}: {e or type(e).__name__}")
     try:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.errors import SigwardError
 from sigward.formats.bundle import TlogEntry, parse_tlog_entry
+
+if TYPE_CHECKING:
+    from sigward.transport import ClientOptions
 
 
 def _b64(data: bytes) -> str:
@@ -63,21 +66,31 @@ def hashedrekord_v002(digest: bytes, signature: bytes, *, certificate_der: bytes
 
 
 class RekorClient:
-    def __init__(self, url: str, version: int = 1, timeout: float = 60.0) -> None:
+    """Uploads through ``sigward.transport``: retried on connection failures and 429/5xx, which is safe
+    because a v1 log answers a repeated upload with 409 and the existing entry's location."""
+
+    def __init__(self, url: str, version: int = 1, timeout: float = 60.0,
+                 options: ClientOptions | None = None) -> None:
         self.url = url.rstrip("/")
         self.version = version
         self.timeout = timeout  # rekor-tiles answers once a checkpoint covers the entry
+        self.options = options
 
     def upload(self, proposed: dict[str, Any]) -> TlogEntry:
         import httpx
 
+        from sigward import transport
+
         path = "/api/v2/log/entries" if self.version == 2 else "/api/v1/log/entries"
+        accept = {"Accept": "application/json"}
         try:
-            with httpx.Client(timeout=self.timeout) as client:
-                r = client.post(self.url + path, json=proposed, headers={"Accept": "application/json"})
+            with transport.lease(self.url, self.options) as held:
+                r = transport.send(held.client, "POST", self.url + path, json=proposed, headers=accept,
+                                   idempotent=True, timeout=self.timeout)
                 if r.status_code == 409 and self.version == 1 and r.headers.get("Location"):
                     # Already logged (same signature uploaded before): fetch the existing entry.
-                    r = client.get(self.url + r.headers["Location"], headers={"Accept": "application/json"})
+                    r = transport.send(held.client, "GET", self.url + r.headers["Location"],
+                                       headers=accept, timeout=self.timeout)
         except httpx.HTTPError as e:
             raise SigwardError(f"Rekor at {self.url} is unreachable: {e}")
         if r.status_code not in (200, 201):

@@ -135,10 +135,10 @@ class SigningMaterial:
         """The v0.3 message-signature bundle for a signature already made over ``digest``."""
         from sigward.formats import bundle
 
-        names = {"sha256": "SHA2_256", "sha384": "SHA2_384", "sha512": "SHA2_512"}
         stamps = self.timestamps(sig)
         entries = self.log_digest(digest, hash_name, sig)
-        data = bundle.message_signature_bundle(digest, sig, digest_algorithm=names[hash_name],
+        data = bundle.message_signature_bundle(digest, sig,
+                                               digest_algorithm=bundle.PROTO_HASH_NAMES[hash_name],
                                                tlog_entries=entries, rfc3161_timestamps=stamps,
                                                **self.bundle_identity())
         return data

@@ -7,9 +7,13 @@ certificate chain is checked, which is how an expired Fulcio certificate still v
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from sigward.errors import VerificationError
 from sigward.sigstore.trust import TrustedRoot
+
+if TYPE_CHECKING:
+    from sigward.transport import ClientOptions
 
 
 def verify_timestamp(root: TrustedRoot, response_der: bytes, message: bytes) -> datetime:
@@ -56,17 +60,21 @@ def _reason(message: str) -> str:
     return message.splitlines()[0][:200]
 
 
-def request_timestamp(url: str, signature: bytes, timeout: float = 30.0) -> bytes:
-    """Ask a TSA (``POST`` of a DER TimeStampReq) for a timestamp over ``signature``; the DER reply."""
+def request_timestamp(url: str, signature: bytes, timeout: float = 30.0,
+                      options: ClientOptions | None = None) -> bytes:
+    """Ask a TSA (``POST`` of a DER TimeStampReq) for a timestamp over ``signature``; the DER reply.
+
+    Retried on connection failures and 429/5xx: asking again only gets another timestamp."""
     import httpx
     from rfc3161_client import TimestampRequestBuilder, decode_timestamp_response
 
+    from sigward import transport
     from sigward.errors import SigwardError
 
     req = TimestampRequestBuilder().data(signature).nonce(nonce=True).cert_request(cert_request=True).build()
     try:
-        r = httpx.post(url, content=req.as_bytes(), timeout=timeout,
-                       headers={"Content-Type": "application/timestamp-query"})
+        r = transport.request("POST", url, content=req.as_bytes(), timeout=timeout, idempotent=True,
+                              options=options, headers={"Content-Type": "application/timestamp-query"})
     except httpx.HTTPError as e:
         raise SigwardError(f"timestamp authority {url} is unreachable: {e}")
     if r.status_code not in (200, 201):

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sigward.errors import VerificationError
-from sigward.formats.bundle import Bundle, TlogEntry
+from sigward.formats.bundle import HASHLIB_NAMES, PROTO_HASH_NAMES, Bundle, TlogEntry
 from sigward.sigstore.certs import CertIdentity
 from sigward.sigstore.identity import IdentityPolicy
 from sigward.sigstore.trust import TrustedRoot
@@ -314,13 +314,10 @@ def _timestamp(root: TrustedRoot, ts: bytes, sig: bytes) -> datetime:
 
 # --- the signature ---------------------------------------------------------------------------------
 
-_HASHES = {"SHA2_256": "sha256", "SHA2_384": "sha384", "SHA2_512": "sha512"}
-
-
 def _check_signature(b: Bundle, verifier: Any, artifact_digest: tuple[str, bytes] | None) -> None:
     if b.message_signature is not None:
         ms = b.message_signature
-        hash_name = _HASHES.get(ms.digest_algorithm or "SHA2_256")
+        hash_name = HASHLIB_NAMES.get(ms.digest_algorithm or "SHA2_256")
         if hash_name is None:
             raise VerificationError(f"unsupported message digest algorithm {ms.digest_algorithm!r}")
         if artifact_digest is None:
@@ -425,7 +422,7 @@ def check_entry_body(entry_kind: str | None, entry_version: str | None, canonica
         elif kind == "hashedrekord" and version == "0.0.2":
             hr = spec["hashedRekordV002"]
             alg, hexd = _need(content.hashed, mismatch)
-            want_alg = {"sha256": "SHA2_256", "sha384": "SHA2_384", "sha512": "SHA2_512"}[alg]
+            want_alg = PROTO_HASH_NAMES[alg]
             if hr["data"]["algorithm"] != want_alg or base64.b64decode(hr["data"]["digest"]).hex() != hexd:
                 raise mismatch
             if hr["signature"]["content"] != _b64(sig):
@@ -478,7 +475,7 @@ def _signed_digest_hex(b: Bundle, artifact_digest: tuple[str, bytes] | None,
         ms = b.message_signature
         if ms.digest is None:
             raise VerificationError("the bundle has no message digest to compare the log entry with")
-        return _HASHES.get(ms.digest_algorithm or "SHA2_256", default), ms.digest.hex()
+        return HASHLIB_NAMES.get(ms.digest_algorithm or "SHA2_256", default), ms.digest.hex()
     env = b.dsse_envelope
     assert env is not None
     return "sha256", hashlib.sha256(env.pae()).hexdigest()

@@ -9,7 +9,7 @@ import tarfile
 
 import pytest
 
-from sigward.formats import helmchart as hc
+from sigward.formats import helm as hc
 from tests.chart.conftest import POC_CHART_YAML, POC_CONFIG, make_tgz
 
 

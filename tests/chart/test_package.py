@@ -142,7 +142,7 @@ def test_helmignore_negation_is_helms(run: Callable[..., Any], poc_chart: Path, 
 
 
 def test_helmignore_rules_table() -> None:
-    from sigward.formats.helmchart import ChartError, IgnoreRules
+    from sigward.formats.helm import ChartError, IgnoreRules
 
     dirs = {"cargo", "mast", "templates"}
     table = [

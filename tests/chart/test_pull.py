@@ -207,7 +207,7 @@ def test_unsafe_archives_are_refused_on_pull(run: Callable[..., Any], registry: 
 
 
 def test_archive_bomb_is_refused() -> None:
-    from sigward.formats.helmchart import ChartError, read_chart_archive
+    from sigward.formats.helm import ChartError, read_chart_archive
 
     # 21 files of 5 MiB of zeros: a small archive, 105 MiB unpacked — over Helm's 100 MiB limit.
     raw = io.BytesIO()

@@ -6,37 +6,33 @@ a registry on your own machine is commonly plain HTTP, and trying HTTPS first me
 loopback never sees a plaintext request. A certificate that fails verification never falls back to
 HTTP (that would be a silent downgrade); the error names the flags that help.
 
-Retries: bounded exponential backoff with jitter on connection errors, 429 (``Retry-After`` honoured,
-capped) and 500/502/503/504 — for idempotent requests. Non-idempotent ones (POST, PATCH) are retried
-only when the request provably never left (connect failure) or the server refused it outright (429/503).
+Connections, TLS, User-Agent and retries are ``sigward.transport``'s: bounded exponential backoff with
+jitter on connection errors, 429 (``Retry-After`` honoured, capped) and 500/502/503/504 for idempotent
+requests; non-idempotent ones (POST, PATCH) only when the request provably never left (connect failure)
+or the server refused it outright (429/503). The client and the ping's findings are shared by every
+store open on the same host.
 """
 
 from __future__ import annotations
 
-import email.utils
 import ipaddress
 import json
-import random
-import time
-from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from sigward.errors import AuthError, NotFoundError, StoreError
 from sigward.oci.registry.auth import TokenCache, basic_header
 from sigward.oci.registry.challenge import Challenge, parse_challenges
-from sigward.oci.registry.dockerconfig import Credentials, lookup
+from sigward.oci.registry.dockerconfig import Credentials
+from sigward.oci.registry.keychain import default_keychain
+from sigward.transport import RETRY_STATUSES, Body
 
 if TYPE_CHECKING:
     import httpx
 
     from sigward.oci.store import StoreOptions
 
-# A request body: bytes, a one-shot iterable, or a factory making a fresh iterable per attempt (which makes
-# a streamed body replayable, and lets the bytes go as soon as the request was sent).
-Body = bytes | Iterable[bytes] | Callable[[], Iterable[bytes]]
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _MAX_REDIRECTS = 5
 
@@ -74,62 +70,80 @@ def error_summary(resp: httpx.Response) -> str:
     return f"{resp.status_code} {resp.reason_phrase or ''}".strip()
 
 
+@dataclass
+class _HostState:
+    """What ``GET /v2/`` taught about a host, shared by every client leasing it (see sigward.transport)."""
+
+    scheme: str | None = None
+    challenge: Challenge | None = None
+
+
 class RegistryClient:
-    """Everything HTTP for one registry host, shared by its repository stores."""
+    """Everything HTTP for one registry host as one store sees it: its credentials, tokens and counts.
+
+    The httpx client and what the ping learnt (scheme, auth challenge) are shared with every other
+    store on the same host and TLS settings while they are open (``transport.lease``), so a copy within
+    one registry, or an image and its signature repository, ping it once and share connections.
+    """
 
     def __init__(self, host: str, options: StoreOptions, registry_name: str | None = None) -> None:
-        import httpx
+        from sigward import transport
 
         self.host = host
         self.registry_name = registry_name or host  # what docker config keys and messages name
         self.options = options
         self.request_count = 0
-        self.attempts = 4
-        self.backoff_base = 0.2
-        self.backoff_cap = 5.0
-        self.retry_after_cap = 10.0
+        self.retry = transport.RetryPolicy()
         self.tokens = TokenCache()
-        self._scheme: str | None = None
-        self._challenge: Challenge | None = None
+        self.keychain = options.keychain or default_keychain(
+            options.username, options.password, options.registry_token)
         self._creds: Credentials | None = None
         self._creds_loaded = False
-        self.http = httpx.Client(
-            verify=self._verify(), timeout=httpx.Timeout(60.0, connect=15.0), follow_redirects=False,
-            headers={"User-Agent": options.user_agent},
-        )
+        self._lease = transport.lease(host, transport.ClientOptions(
+            ca_file=options.ca_file, insecure=options.allow_insecure_registry,
+            user_agent=options.user_agent))
+        self.http = self._lease.client
+        key = ("registry", options.allow_http_registry)
+        with self._lease.lock:
+            self._host: _HostState = self._lease.state.setdefault(key, _HostState())
 
-    def _verify(self) -> Any:
-        import ssl
+    # Retry knobs, per store (tests shorten them).
+    attempts = property(lambda self: self.retry.attempts,
+                        lambda self, v: setattr(self.retry, "attempts", v))
+    backoff_base = property(lambda self: self.retry.backoff_base,
+                            lambda self, v: setattr(self.retry, "backoff_base", v))
+    backoff_cap = property(lambda self: self.retry.backoff_cap,
+                           lambda self, v: setattr(self.retry, "backoff_cap", v))
+    retry_after_cap = property(lambda self: self.retry.retry_after_cap,
+                               lambda self, v: setattr(self.retry, "retry_after_cap", v))
 
-        if self.options.allow_insecure_registry:
-            return False
-        if self.options.ca_file:
-            import certifi
+    @property
+    def _scheme(self) -> str | None:
+        return self._host.scheme
 
-            ctx = ssl.create_default_context(cafile=certifi.where())
-            try:
-                ctx.load_verify_locations(self.options.ca_file)
-            except (OSError, ssl.SSLError) as e:
-                raise StoreError(f"cannot load CA certificates from {self.options.ca_file}: {e}")
-            return ctx
-        return True
+    @_scheme.setter
+    def _scheme(self, value: str | None) -> None:
+        self._host.scheme = value
+
+    @property
+    def _challenge(self) -> Challenge | None:
+        return self._host.challenge
+
+    @_challenge.setter
+    def _challenge(self, value: Challenge | None) -> None:
+        self._host.challenge = value
 
     def close(self) -> None:
-        self.http.close()
+        self._lease.close()
 
     # -- credentials -----------------------------------------------------------------------------
 
     @property
     def credentials(self) -> Credentials | None:
-        """Explicit options win over docker's config; the config is read once, when first needed."""
+        """From the store's keychain (explicit options, else docker's config, by default); asked once,
+        when first needed."""
         if not self._creds_loaded:
-            o = self.options
-            if o.registry_token:
-                self._creds = Credentials(registry_token=o.registry_token)
-            elif o.username:
-                self._creds = Credentials(username=o.username, password=o.password or "")
-            else:
-                self._creds = lookup(self.registry_name)
+            self._creds = self.keychain.resolve(self.registry_name)
             self._creds_loaded = True
         return self._creds
 
@@ -146,8 +160,8 @@ class RegistryClient:
 
     def ping(self) -> httpx.Response:
         """GET /v2/ without credentials: picks the scheme and learns the auth challenge."""
-        # Not cached across clients: a loopback port may be reused by a server with another scheme, and
-        # a failed TLS handshake on loopback costs about a millisecond.
+        # Shared only while some store on this host is open (transport leases): a loopback port may be
+        # reused later by a server with another scheme, and a failed TLS handshake there costs ~1 ms.
         if self._scheme is None:
             resp = self._probe_scheme()
         else:
@@ -296,54 +310,17 @@ class RegistryClient:
     ) -> httpx.Response:
         import httpx
 
-        reiterable = content is None or callable(content) or isinstance(content, bytes | bytearray)
-        for attempt in range(self.attempts):
-            last = attempt == self.attempts - 1
-            body = content() if callable(content) else content
-            req = self.http.build_request(method, url, headers=headers, content=body, params=params)
-            del body
-            try:
-                self.request_count += 1
-                resp = self.http.send(req, stream=stream)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
-                if last or not reiterable:
-                    raise StoreError(f"cannot reach registry {self.host}: {_short(e)}")
-                self._sleep(attempt, None)
-                continue
-            except httpx.TransportError as e:
-                if last or not idempotent or not reiterable:
-                    raise StoreError(f"{method} {_display(req)}: connection to {self.host} failed: "
-                                     f"{_short(e)}")
-                self._sleep(attempt, None)
-                continue
-            status = resp.status_code
-            retry_ok = idempotent or status in (429, 503)
-            if status in RETRY_STATUSES and retry_ok and reiterable and not last:
-                delay = self._retry_after(resp)
-                resp.close()
-                self._sleep(attempt, delay)
-                continue
-            return resp
-        raise AssertionError("unreachable")
+        from sigward import transport
 
-    def _retry_after(self, resp: httpx.Response) -> float | None:
-        v = resp.headers.get("Retry-After")
-        if not v:
-            return None
-        v = v.strip()
-        if v.isdigit():
-            return min(float(v), self.retry_after_cap)
         try:
-            when = email.utils.parsedate_to_datetime(v).timestamp()
-        except (TypeError, ValueError, IndexError):
-            return None
-        return max(0.0, min(when - time.time(), self.retry_after_cap))
-
-    def _sleep(self, attempt: int, delay: float | None) -> None:
-        if delay is None:
-            delay = min(self.backoff_cap, self.backoff_base * (2 ** attempt))
-            delay = delay / 2 + random.uniform(0, delay / 2)
-        time.sleep(delay)
+            return transport.send(self.http, method, url, headers=headers, content=content, params=params,
+                                  stream=stream, idempotent=idempotent, retry=self.retry,
+                                  on_attempt=self._count)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+            raise StoreError(f"cannot reach registry {self.host}: {_short(e)}")
+        except httpx.TransportError as e:
+            where = _display(e.request) if _has_request(e) else url.split("?", 1)[0]
+            raise StoreError(f"{method} {where}: connection to {self.host} failed: {_short(e)}")
 
     # -- errors ----------------------------------------------------------------------------------
 
@@ -365,6 +342,13 @@ class RegistryClient:
 def _display(req: httpx.Request) -> str:
     u = req.url
     return str(u.copy_with(query=None)) if u.query else str(u)
+
+
+def _has_request(e: Exception) -> bool:
+    try:
+        return e.request is not None  # type: ignore[attr-defined]  # httpx raises when it has none
+    except RuntimeError:
+        return False
 
 
 def _short(e: Exception) -> str:

@@ -75,7 +75,7 @@ def _load(path: str) -> dict[str, Any]:
     return obj
 
 
-def _entry_credentials(entry: Any, path: str, key: str) -> Credentials | None:
+def _entry_credentials(entry: Any, source: str, key: str) -> Credentials | None:
     if not isinstance(entry, dict):
         return None
     username, password = entry.get("username"), entry.get("password")
@@ -84,9 +84,9 @@ def _entry_credentials(entry: Any, path: str, key: str) -> Credentials | None:
         try:
             decoded = base64.b64decode(auth, validate=False).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise AuthError(f"docker config {path}: auths.{key}.auth is not base64 of user:password")
+            raise AuthError(f"{source}: auths.{key}.auth is not base64 of user:password")
         if ":" not in decoded:
-            raise AuthError(f"docker config {path}: auths.{key}.auth is not base64 of user:password")
+            raise AuthError(f"{source}: auths.{key}.auth is not base64 of user:password")
         username, password = decoded.split(":", 1)
     ident = entry.get("identitytoken") or None
     reg_token = entry.get("registrytoken") or None
@@ -142,9 +142,15 @@ def lookup(registry: str, path: str | None = None) -> Credentials | None:
     default ``credsStore``.
     """
     path = path or config_path()
-    cfg = _load(path)
+    return lookup_in(_load(path), registry, f"docker config {path}")
+
+
+def lookup_in(cfg: dict[str, Any], registry: str, source: str, helpers_allowed: bool = True
+              ) -> Credentials | None:
+    """``lookup`` on a config already loaded (``source`` names it in errors); without helpers for configs
+    that come from elsewhere than this machine (a Kubernetes pull secret)."""
     host = normalize_host(registry)
-    helpers = cfg.get("credHelpers")
+    helpers = cfg.get("credHelpers") if helpers_allowed else None
     if isinstance(helpers, dict):
         for key, helper in helpers.items():
             if isinstance(helper, str) and helper and normalize_host(key) == host:
@@ -155,10 +161,10 @@ def lookup(registry: str, path: str | None = None) -> Credentials | None:
         keys = sorted(auths, key=lambda k: 0 if k in (registry, server_key(registry)) else 1)
         for key in keys:
             if normalize_host(key) == host:
-                creds = _entry_credentials(auths[key], path, key)
+                creds = _entry_credentials(auths[key], source, key)
                 if creds:
                     return creds
-    store = cfg.get("credsStore")
+    store = cfg.get("credsStore") if helpers_allowed else None
     if isinstance(store, str) and store:
         return run_helper(store, _helper_server(None, host))
     return None

@@ -256,7 +256,7 @@ class RegistryStore(Store):
                     scopes: list[str], progress: ProgressFn | None) -> None:
         """POST + PUT ?digest= with the whole body; restarted from POST when the content can be replayed."""
         replayable = isinstance(content, bytes | bytearray | list | tuple)
-        tries = self.client.attempts if replayable else 1
+        tries = self.client.retry.attempts if replayable else 1
         for attempt in range(tries):
             if location is None:
                 location, _ = self._start_upload(scopes)
@@ -282,7 +282,7 @@ class RegistryStore(Store):
                 resp.close()
                 self._cancel(location, scopes)
                 location = None
-                self.client._sleep(attempt, self.client._retry_after(resp))
+                self.client.retry.wait(attempt, resp)
                 continue
             self._cancel(location, scopes)
             raise self._fail(resp)
