@@ -102,6 +102,20 @@ def read_regular(path: str, limit: int = MAX_INPUT_FILE, label: str = "",
         os.close(fd)
 
 
+def open_regular(path: str) -> BinaryIO:
+    """``open(path, "rb")`` that refuses (``OSError``, ``strerror`` "not a regular file") anything but a
+    regular file, without blocking on a FIFO."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def read_stream(stream: BinaryIO, limit: int = MAX_INPUT_FILE, label: str = "cannot read standard input",
                 error: type[SigwardError] = SigwardError) -> bytes:
     """At most ``limit`` bytes of ``stream`` (stdin), refused beyond."""

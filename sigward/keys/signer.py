@@ -196,6 +196,7 @@ def load_signer(ref: str | KeyRef, password_fn: PasswordFn, *, ed25519_pure: boo
 
 def load_public_key(ref: str | KeyRef, password_fn: PasswordFn | None = None) -> PublicKey:
     """A verification key: PKIX or PKCS#1 public key PEM, a certificate, or an encrypted private key."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     from sigward.keys import encrypted
@@ -230,7 +231,7 @@ def load_public_key(ref: str | KeyRef, password_fn: PasswordFn | None = None) ->
         key_kind(pub)
     except KeyFileError as e:
         raise KeyFileError(f"{kref.text}: {e}") from None
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
         raise KeyFileError(f"{kref.text}: cannot parse {block.type}: {e}") from None
     return pub  # type: ignore[no-any-return]
 

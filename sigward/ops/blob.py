@@ -100,7 +100,10 @@ def _blob_digest(path: str, hash_name: str, allow_digest_arg: bool) -> bytes:
     if allow_digest_arg and m and not os.path.exists(path):
         if m.group(1) != hash_name:
             raise VerificationError(f"the bundle uses {hash_name}, but a {m.group(1)} digest was given")
-        raw = bytes.fromhex(m.group(2))
+        try:
+            raw = bytes.fromhex(m.group(2))
+        except ValueError:
+            raise UsageError(f"{path}: the digest is not an even number of hex digits")
         if len(raw) != hashlib.new(hash_name).digest_size:
             raise UsageError(f"{path}: wrong length for a {hash_name} digest")
         return raw

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sigward import safejson
 from sigward.errors import (
     DigestMismatchError,
     ImageTagNotFoundError,
@@ -246,12 +247,12 @@ def check_legacy_signature(
             f"invalid or missing digest in claim: {ss.manifest_digest} (image is {digest})"
         )
     check_annotations(opts.annotations, ss.optional, "the signature's optional annotations")
-    output: dict[str, Any] = json.loads(payload)
+    output: dict[str, Any] = safejson.loads(payload)
     extra = certificate_fields(verified.identity)
     if sig.bundle_json is not None:
         extra["Bundle"] = sig.rekor_bundle().to_json()
     if sig.timestamp_json is not None:
-        extra["RFC3161Timestamp"] = json.loads(sig.timestamp_json)
+        extra["RFC3161Timestamp"] = safejson.loads(sig.timestamp_json)
     if extra:
         output["optional"] = {**(output.get("optional") or {}), **extra}
     return VerifiedSignature(output, payload, "legacy")
