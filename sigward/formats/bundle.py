@@ -387,6 +387,8 @@ def _message_signature(obj: dict[str, Any], where: str) -> MessageSignature:
     alg = digest = None
     if md is not None:
         alg = want_str(md.get("algorithm"), f"{where}.messageDigest.algorithm")
+        if alg not in HASH_ALGORITHMS:  # protojson refuses an enum name it does not know
+            raise FormatError(f"{where}.messageDigest.algorithm: unknown hash algorithm {str(alg)[:40]!r}")
         d = want_str(md.get("digest"), f"{where}.messageDigest.digest")
         assert d is not None
         digest = b64decode_lenient(d, f"{where}.messageDigest.digest")

@@ -12,8 +12,9 @@ the OCI 1.1 tag DELETE for registries that support it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin
 
 from sigward import gojson
@@ -24,10 +25,12 @@ from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
 from sigward.oci.reference import Reference
 from sigward.oci.registry.auth import pull_scope, push_scope
 from sigward.oci.registry.client import RegistryClient
-from sigward.oci.store import ProgressFn, Store, StoreOptions
+from sigward.oci.store import MAX_SMALL_BLOB, ProgressFn, Store, StoreOptions
 
 if TYPE_CHECKING:
     import httpx
+
+T = TypeVar("T")
 
 # Blobs at least this big go up in PATCH chunks instead of one PUT.
 CHUNKED_THRESHOLD = 64 * 1024 * 1024
@@ -119,7 +122,10 @@ class RegistryStore(Store):
         return m, resp
 
     def get_manifest(self, identifier: str) -> Manifest:
-        return self._get_manifest_raw(identifier)[0]
+        return _refetch(lambda: self._get_manifest_raw(identifier)[0])
+
+    def get_blob(self, desc: Descriptor, max_size: int = MAX_SMALL_BLOB) -> bytes:
+        return _refetch(lambda: Store.get_blob(self, desc, max_size))
 
     def resolve(self, identifier: str) -> Descriptor:
         resp = self._req("HEAD", self._path("manifests", identifier), self._pull(),
@@ -532,6 +538,27 @@ class RegistryStore(Store):
         return True
 
 
+def _refetch(fetch: Callable[[], T], attempts: int = 3) -> T:
+    """A whole small download, fetched again when it broke off or came back with the wrong bytes.
+
+    The transport retries what failed before a body arrived; a body cut short or altered on the way (a
+    proxy or connection fault) only shows once it has been digested. Wrong bytes are never returned: the
+    last failure is raised.
+    """
+    for attempt in range(attempts):
+        try:
+            return fetch()
+        except (DigestMismatchError, _BrokenOff):
+            if attempt + 1 == attempts:
+                raise
+            time.sleep(0.1 * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
+class _BrokenOff(StoreError):
+    """A response body that ended before its Content-Length."""
+
+
 def _pieces(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
     """``data`` in slices, so the HTTP stack never copies a whole chunk at once."""
     view = memoryview(data)
@@ -549,7 +576,7 @@ def _read_capped(resp: httpx.Response, cap: int, where: str) -> bytes:
             if len(buf) > cap:
                 raise InvalidManifestError(f"{where}: larger than {cap} bytes")
     except httpx.HTTPError as e:
-        raise StoreError(f"{where}: download broke off: {e}")
+        raise _BrokenOff(f"{where}: download broke off: {e}")
     return bytes(buf)
 
 
