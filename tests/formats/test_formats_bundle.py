@@ -63,7 +63,8 @@ def _minimal(**over: Any) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "mediaType": bundle.MEDIA_TYPE_V03,
         "verificationMaterial": {"publicKey": {"hint": "h"}},
-        "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": "ZA=="}, "signature": "c2ln"},
+        "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": "ZA=="},
+                             "signature": "c2ln"},
     }
     obj.update(over)
     return {k: v for k, v in obj.items() if v is not None}

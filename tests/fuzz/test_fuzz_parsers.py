@@ -25,8 +25,13 @@ CORPUS = Path(__file__).parent / "corpus"
 KEYS = Path(__file__).parents[1] / "vectors" / "cosign"
 EXAMPLES = int(os.environ.get("SIGWARD_FUZZ_EXAMPLES", "100"))
 
-fuzz = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+fuzz = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def seeds(*names: str) -> list[bytes]:
@@ -109,12 +114,35 @@ def must_be_clean(fn: Any, *args: Any) -> None:
 
 
 @fuzz
-@given(st.one_of(
-    st.sampled_from((CORPUS / "references.txt").read_text().split()),
-    st.text(max_size=80),
-    st.lists(st.sampled_from(["oci:", "a", "/", ":", "@", "sha256:", "0" * 64, ".", "-", "_", "A", "[::1]",
-                              ":5000", "\x00", "é", "a" * 128]), max_size=10).map("".join),
-))
+@given(
+    st.one_of(
+        st.sampled_from((CORPUS / "references.txt").read_text().split()),
+        st.text(max_size=80),
+        st.lists(
+            st.sampled_from(
+                [
+                    "oci:",
+                    "a",
+                    "/",
+                    ":",
+                    "@",
+                    "sha256:",
+                    "0" * 64,
+                    ".",
+                    "-",
+                    "_",
+                    "A",
+                    "[::1]",
+                    ":5000",
+                    "\x00",
+                    "é",
+                    "a" * 128,
+                ]
+            ),
+            max_size=10,
+        ).map("".join),
+    )
+)
 def test_reference_parser(text: str) -> None:
     from sigward.oci.reference import parse_reference
 
@@ -160,16 +188,31 @@ def test_dsse_parser(data: bytes) -> None:
     must_be_clean(parse)
 
 
-KEY_FILES = ["validecp256.pem", "validecp384.pem", "validrsa.pem", "ed25519key.pem", "pemcosignkey.pem",
-             "invalidecunsupported.pem"]
+KEY_FILES = [
+    "validecp256.pem",
+    "validecp384.pem",
+    "validrsa.pem",
+    "ed25519key.pem",
+    "pemcosignkey.pem",
+    "invalidecunsupported.pem",
+]
 
 
 @fuzz
-@given(st.one_of(
-    mutated([(CORPUS / "key-ecdsa-p256.pub").read_bytes(), *[(KEYS / n).read_bytes() for n in KEY_FILES]]),
-    st.binary(max_size=300).map(lambda b: b"-----BEGIN PUBLIC KEY-----\n" + __import__("base64").encodebytes(b)
-                                + b"-----END PUBLIC KEY-----\n"),
-))
+@given(
+    st.one_of(
+        mutated(
+            [(CORPUS / "key-ecdsa-p256.pub").read_bytes(), *[(KEYS / n).read_bytes() for n in KEY_FILES]]
+        ),
+        st.binary(max_size=300).map(
+            lambda b: (
+                b"-----BEGIN PUBLIC KEY-----\n"
+                + __import__("base64").encodebytes(b)
+                + b"-----END PUBLIC KEY-----\n"
+            )
+        ),
+    )
+)
 def test_key_file_loader(data: bytes) -> None:
     import tempfile
 

@@ -89,8 +89,13 @@ def run_cli(argv: list[str]) -> Outcome:
         code, escaped = -2, f"{type(e).__name__}: {e}"
     finally:
         sys.stdout, sys.stderr, sys.stdin = old
-    return Outcome(code, out_b.getvalue().decode("utf-8", "replace"), err_b.getvalue().decode("utf-8", "replace"),
-                   time.monotonic() - start, escaped)
+    return Outcome(
+        code,
+        out_b.getvalue().decode("utf-8", "replace"),
+        err_b.getvalue().decode("utf-8", "replace"),
+        time.monotonic() - start,
+        escaped,
+    )
 
 
 def run_call(fn: Callable[[], Any], ok_errors: tuple[type[BaseException], ...]) -> Outcome:
@@ -104,8 +109,13 @@ def run_call(fn: Callable[[], Any], ok_errors: tuple[type[BaseException], ...]) 
         return Outcome(-1, "", "", time.monotonic() - start, "hang")
     except ok_errors as e:
         msg = str(e)
-        return Outcome(1, "", f"Error: {msg}\n" if msg else "", time.monotonic() - start,
-                       "" if msg else f"{type(e).__name__} without a message")
+        return Outcome(
+            1,
+            "",
+            f"Error: {msg}\n" if msg else "",
+            time.monotonic() - start,
+            "" if msg else f"{type(e).__name__} without a message",
+        )
     except BaseException as e:
         return Outcome(-2, "", "", time.monotonic() - start, f"{type(e).__name__}: {e}")
 
@@ -151,7 +161,7 @@ def mutate_bytes(data: bytes, rng: random.Random, same_length: bool = False) -> 
     elif op == "delete":
         del b[i]
     else:
-        b.insert(i, rng.choice(PRINTABLE + [0, 0xFF, 0x80]))
+        b.insert(i, rng.choice([*PRINTABLE, 0, 0xFF, 0x80]))
     return bytes(b)
 
 
@@ -227,8 +237,11 @@ def json_judge(original: bytes, mutated: bytes) -> Callable[[Outcome], str]:
 def layers_judge(original: bytes, mutated: bytes) -> Callable[[Outcome], str]:
     """A ``.sig`` manifest: what verification reads is each layer's digest and annotations (signature,
     certificate, bundle); the config, media types and the rest are not authenticated by design."""
+
     def layers(data: bytes) -> Any:
-        return [(d.get("digest"), normalized(d.get("annotations"))) for d in json.loads(data).get("layers", [])]
+        return [
+            (d.get("digest"), normalized(d.get("annotations"))) for d in json.loads(data).get("layers", [])
+        ]
 
     def judge(o: Outcome) -> str:
         try:
@@ -258,16 +271,48 @@ class Material:
         self.blob = root / "blob.txt"
         self.blob.write_bytes(b"hostile corpus subject\n")
         self.bundle = root / "blob.sigstore.json"
-        self._ok(["sign-blob", "--key", str(self.key), "--tlog-upload=false", "--bundle", str(self.bundle),
-                  str(self.blob)])
+        self._ok(
+            [
+                "sign-blob",
+                "--key",
+                str(self.key),
+                "--tlog-upload=false",
+                "--bundle",
+                str(self.bundle),
+                str(self.blob),
+            ]
+        )
         pred = root / "predicate.json"
         pred.write_text('{"builder": "hostile"}')
         self.att = root / "blob.att.json"
-        self._ok(["attest-blob", "--key", str(self.key), "--tlog-upload=false", "--predicate", str(pred),
-                  "--type", "custom", "--bundle", str(self.att), str(self.blob)])
+        self._ok(
+            [
+                "attest-blob",
+                "--key",
+                str(self.key),
+                "--tlog-upload=false",
+                "--predicate",
+                str(pred),
+                "--type",
+                "custom",
+                "--bundle",
+                str(self.att),
+                str(self.blob),
+            ]
+        )
         self.sig = root / "blob.sig"
-        self._ok(["sign-blob", "--key", str(self.key), "--tlog-upload=false", "--new-bundle-format=false",
-                  "--output-signature", str(self.sig), str(self.blob)])
+        self._ok(
+            [
+                "sign-blob",
+                "--key",
+                str(self.key),
+                "--tlog-upload=false",
+                "--new-bundle-format=false",
+                "--output-signature",
+                str(self.sig),
+                str(self.blob),
+            ]
+        )
         self.layout = root / "layout"
         from sigward.oci.layout import LayoutStore
         from sigward.ops.example import write_demo_image
@@ -276,7 +321,9 @@ class Material:
         self.digest = desc.digest
         self.image = f"oci:{self.layout}@{self.digest}"
         self._ok(["sign", "--key", str(self.key), "--tlog-upload=false", self.image])
-        self._ok(["sign", "--key", str(self.key), "--tlog-upload=false", "--new-bundle-format=false", self.image])
+        self._ok(
+            ["sign", "--key", str(self.key), "--tlog-upload=false", "--new-bundle-format=false", self.image]
+        )
         self.chart = self._chart()
 
     def _ok(self, argv: list[str]) -> None:
@@ -323,16 +370,20 @@ def special_files(dirpath: Path) -> Iterator[tuple[str, str]]:
 
 
 def bundle_cases(m: Material, rng: random.Random, flips: int) -> Iterator[Case]:
-    for kind, path, cmd in (("message-signature bundle", m.bundle, ["verify-blob"]),
-                            ("DSSE bundle", m.att, ["verify-blob-attestation", "--type", "custom"])):
+    for kind, path, cmd in (
+        ("message-signature bundle", m.bundle, ["verify-blob"]),
+        ("DSSE bundle", m.att, ["verify-blob-attestation", "--type", "custom"]),
+    ):
         original = path.read_bytes()
 
-        def case(name: str, data: bytes, kind: str = kind, cmd: list[str] = cmd,
-                 original: bytes = original) -> Case:
+        def case(
+            name: str, data: bytes, kind: str = kind, cmd: list[str] = cmd, original: bytes = original
+        ) -> Case:
             def run(tmp: Path) -> Outcome:
                 b = _file(tmp, "b.json", data)
-                return run_cli([*cmd, "--key", str(m.pub), "--insecure-ignore-tlog=true", "--bundle", b,
-                                str(m.blob)])
+                return run_cli(
+                    [*cmd, "--key", str(m.pub), "--insecure-ignore-tlog=true", "--bundle", b, str(m.blob)]
+                )
 
             return Case(kind, name, run, json_judge(original, data))
 
@@ -341,12 +392,36 @@ def bundle_cases(m: Material, rng: random.Random, flips: int) -> Iterator[Case]:
         for name, data in structural_mutations(json.loads(original)):
             yield case(name, data)
         for name, p in special_files(m.root / "special"):
-            yield Case(kind, f"bundle is {name}", lambda tmp, p=p, cmd=cmd: run_cli(
-                [*cmd, "--key", str(m.pub), "--insecure-ignore-tlog=true", "--bundle", p, str(m.blob)]))
-    for digest in ("sha256:abc", "sha256:" + "0" * 63, "sha256:" + "zz" * 32, "sha512:" + "00" * 32, "sha256:"):
-        yield Case("message-signature bundle", f"digest argument {digest[:20]}", lambda tmp, d=digest: run_cli(
-            ["verify-blob", "--key", str(m.pub), "--insecure-ignore-tlog=true", "--bundle", str(m.bundle), d]),
-            always_tamper)
+            yield Case(
+                kind,
+                f"bundle is {name}",
+                lambda tmp, p=p, cmd=cmd: run_cli(
+                    [*cmd, "--key", str(m.pub), "--insecure-ignore-tlog=true", "--bundle", p, str(m.blob)]
+                ),
+            )
+    for digest in (
+        "sha256:abc",
+        "sha256:" + "0" * 63,
+        "sha256:" + "zz" * 32,
+        "sha512:" + "00" * 32,
+        "sha256:",
+    ):
+        yield Case(
+            "message-signature bundle",
+            f"digest argument {digest[:20]}",
+            lambda tmp, d=digest: run_cli(
+                [
+                    "verify-blob",
+                    "--key",
+                    str(m.pub),
+                    "--insecure-ignore-tlog=true",
+                    "--bundle",
+                    str(m.bundle),
+                    d,
+                ]
+            ),
+            always_tamper,
+        )
 
 
 def signature_cases(m: Material, rng: random.Random, flips: int) -> Iterator[Case]:
@@ -355,8 +430,17 @@ def signature_cases(m: Material, rng: random.Random, flips: int) -> Iterator[Cas
         data = mutate_bytes(original.strip(), rng)
 
         def run(tmp: Path, data: bytes = data) -> Outcome:
-            return run_cli(["verify-blob", "--key", str(m.pub), "--insecure-ignore-tlog=true", "--signature",
-                            _file(tmp, "s.sig", data), str(m.blob)])
+            return run_cli(
+                [
+                    "verify-blob",
+                    "--key",
+                    str(m.pub),
+                    "--insecure-ignore-tlog=true",
+                    "--signature",
+                    _file(tmp, "s.sig", data),
+                    str(m.blob),
+                ]
+            )
 
         def judge(o: Outcome, data: bytes = data) -> str:
             try:
@@ -372,27 +456,39 @@ def key_cases(m: Material, rng: random.Random, flips: int) -> Iterator[Case]:
 
     pub_pem = m.pub.read_bytes()
     original = serialization.load_pem_public_key(pub_pem).public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     der = base64.b64decode(b"".join(ln for ln in pub_pem.splitlines() if not ln.startswith(b"-----")))
 
     def verify_with(data: bytes) -> Callable[[Path], Outcome]:
-        return lambda tmp: run_cli(["verify-blob", "--key", _file(tmp, "k.pub", data), "--insecure-ignore-tlog=true",
-                                    "--bundle", str(m.bundle), str(m.blob)])
+        return lambda tmp: run_cli(
+            [
+                "verify-blob",
+                "--key",
+                _file(tmp, "k.pub", data),
+                "--insecure-ignore-tlog=true",
+                "--bundle",
+                str(m.bundle),
+                str(m.blob),
+            ]
+        )
 
     def same_key(data: bytes) -> Callable[[Outcome], str]:
         def judge(o: Outcome) -> str:
             try:
                 k = serialization.load_pem_public_key(data).public_bytes(
-                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
             except Exception:
                 return "tamper"
             return "benign" if k == original else "tamper"
+
         return judge
 
     for i in range(flips):
         data = mutate_bytes(pub_pem, rng)
         yield Case("public key PEM", f"PEM mutation {i}", verify_with(data), same_key(data))
-    for i in range(flips):
+    for _ in range(flips):
         b = bytearray(der)
         j = rng.randrange(len(b))
         b[j] = rng.randrange(256)
@@ -400,22 +496,73 @@ def key_cases(m: Material, rng: random.Random, flips: int) -> Iterator[Case]:
         data = b"-----BEGIN PUBLIC KEY-----\n" + body + b"-----END PUBLIC KEY-----\n"
         yield Case("public key DER", f"DER byte {j} -> {b[j]}", verify_with(data), same_key(data))
     for label in ("PRIVATE KEY", "EC PRIVATE KEY", "RSA PUBLIC KEY", "CERTIFICATE", "FOO"):
-        data = f"-----BEGIN {label}-----\n".encode() + base64.encodebytes(der) + f"-----END {label}-----\n".encode()
+        data = (
+            f"-----BEGIN {label}-----\n".encode()
+            + base64.encodebytes(der)
+            + f"-----END {label}-----\n".encode()
+        )
         yield Case("public key DER", f"PEM type {label}", verify_with(data), same_key(data))
     enc = m.key.read_bytes()
     for i in range(flips):
         data = mutate_bytes(enc, rng)
-        yield Case("encrypted private key", f"mutation {i}", lambda tmp, data=data: run_cli(
-            ["public-key", "--key", _file(tmp, "k.key", data)]))
+        yield Case(
+            "encrypted private key",
+            f"mutation {i}",
+            lambda tmp, data=data: run_cli(["public-key", "--key", _file(tmp, "k.key", data)]),
+        )
     for name, p in special_files(m.root / "special"):
-        yield Case("public key PEM", f"key is {name}", lambda tmp, p=p: run_cli(
-            ["verify-blob", "--key", p, "--insecure-ignore-tlog=true", "--bundle", str(m.bundle), str(m.blob)]))
-        yield Case("encrypted private key", f"key is {name}", lambda tmp, p=p: run_cli(["public-key", "--key", p]))
+        yield Case(
+            "public key PEM",
+            f"key is {name}",
+            lambda tmp, p=p: run_cli(
+                [
+                    "verify-blob",
+                    "--key",
+                    p,
+                    "--insecure-ignore-tlog=true",
+                    "--bundle",
+                    str(m.bundle),
+                    str(m.blob),
+                ]
+            ),
+        )
+        yield Case(
+            "encrypted private key", f"key is {name}", lambda tmp, p=p: run_cli(["public-key", "--key", p])
+        )
 
 
-REF_PIECES = ["oci:", "example.com", "localhost:5000", "/", ":", "@", "sha256:", "a" * 64, "latest", "..",
-              "UPPER", "-", "_", ".", "__", "~", " ", "\x00", "é", "%2F", "[::1]", ":0", ":99999", "@sha256:zz",
-              "a" * 300, "/" * 3, "v1.0", "\n", "oci:/dev/zero", "oci:/proc/self/fd/0"]
+REF_PIECES = [
+    "oci:",
+    "example.com",
+    "localhost:5000",
+    "/",
+    ":",
+    "@",
+    "sha256:",
+    "a" * 64,
+    "latest",
+    "..",
+    "UPPER",
+    "-",
+    "_",
+    ".",
+    "__",
+    "~",
+    " ",
+    "\x00",
+    "é",
+    "%2F",
+    "[::1]",
+    ":0",
+    ":99999",
+    "@sha256:zz",
+    "a" * 300,
+    "/" * 3,
+    "v1.0",
+    "\n",
+    "oci:/dev/zero",
+    "oci:/proc/self/fd/0",
+]
 
 
 def reference_cases(m: Material, rng: random.Random, count: int) -> Iterator[Case]:
@@ -424,12 +571,20 @@ def reference_cases(m: Material, rng: random.Random, count: int) -> Iterator[Cas
 
     for i in range(count):
         text = "".join(rng.choice(REF_PIECES) for _ in range(rng.randint(1, 6)))
-        yield Case("reference", f"parse {i}", lambda tmp, t=text: run_call(lambda: parse_reference(t),
-                                                                           (SigwardError,)))
+        yield Case(
+            "reference",
+            f"parse {i}",
+            lambda tmp, t=text: run_call(lambda: parse_reference(t), (SigwardError,)),
+        )
     for i in range(count // 4):
         path = "".join(rng.choice(["x", "/", "..", "d" * 255, ":", "@sha256:", "a" * 64]) for _ in range(4))
-        yield Case("reference", f"oci: path {i}", lambda tmp, p=path: run_cli(
-            ["verify", "--key", str(m.pub), "--insecure-ignore-tlog=true", f"oci:{tmp}/{p}"]))
+        yield Case(
+            "reference",
+            f"oci: path {i}",
+            lambda tmp, p=path: run_cli(
+                ["verify", "--key", str(m.pub), "--insecure-ignore-tlog=true", f"oci:{tmp}/{p}"]
+            ),
+        )
 
 
 def _layout_copy(m: Material, tmp: Path) -> Path:
@@ -488,22 +643,27 @@ def layout_cases(m: Material, rng: random.Random, flips: int) -> Iterator[Case]:
             if cmd == ["copy"]:
                 return run_cli(["copy", f"oci:{root}@{m.digest}", f"oci:{tmp}/dst"])
             return run_cli([*cmd, f"oci:{root}@{m.digest}"])
+
         return run
 
     def refuse_if_verify(which: int) -> Callable[[Outcome], str | None]:
         return (lambda o: "tamper") if which < 2 else (lambda o: None)
 
-    n = 0
     index = (m.layout / "index.json").read_bytes()
     for i in range(flips):
         data = mutate_bytes(index, rng)
-        yield Case("OCI layout index.json", f"mutation {i}", run_on(
-            lambda r, d=data: (r / "index.json").write_bytes(d), i % 4))
-    for name, data in structural_mutations(json.loads(index)):
-        n += 1
-        yield Case("OCI layout index.json", name, run_on(lambda r, d=data: (r / "index.json").write_bytes(d), n % 4))
+        yield Case(
+            "OCI layout index.json",
+            f"mutation {i}",
+            run_on(lambda r, d=data: (r / "index.json").write_bytes(d), i % 4),
+        )
+    for n, (name, data) in enumerate(structural_mutations(json.loads(index)), start=1):
+        yield Case(
+            "OCI layout index.json", name, run_on(lambda r, d=data: (r / "index.json").write_bytes(d), n % 4)
+        )
     for target in ("index.json", "oci-layout"):
-        for name, data in (("fifo", None), ("/dev/zero", None), ("directory", None), ("missing", None)):
+        for name in ("fifo", "/dev/zero", "directory", "missing"):
+
             def mutate(r: Path, target: str = target, name: str = name) -> None:
                 p = r / target
                 p.unlink()
@@ -513,11 +673,16 @@ def layout_cases(m: Material, rng: random.Random, flips: int) -> Iterator[Case]:
                     p.symlink_to("/dev/zero")
                 elif name == "directory":
                     p.mkdir()
+
             for which in range(4):
-                yield Case("OCI layout special files", f"{target} is {name} ({commands[which][0]})",
-                           run_on(mutate, which))
+                yield Case(
+                    "OCI layout special files",
+                    f"{target} is {name} ({commands[which][0]})",
+                    run_on(mutate, which),
+                )
     for d in sorted(_blobs(m.layout)):
         for name in ("fifo", "/dev/zero", "directory", "missing", "truncated", "flipped"):
+
             def mutate_blob(r: Path, d: str = d, name: str = name) -> None:
                 p = r / "blobs" / "sha256" / d[7:]
                 data = p.read_bytes()
@@ -532,23 +697,38 @@ def layout_cases(m: Material, rng: random.Random, flips: int) -> Iterator[Case]:
                     p.write_bytes(data[: len(data) // 2])
                 elif name == "flipped":
                     p.write_bytes(mutate_bytes(data, random.Random(d), same_length=True))
+
             for which in range(4):
-                yield Case("OCI layout blobs", f"blob {d[7:19]} {name} ({commands[which][0]})",
-                           run_on(mutate_blob, which))
+                yield Case(
+                    "OCI layout blobs",
+                    f"blob {d[7:19]} {name} ({commands[which][0]})",
+                    run_on(mutate_blob, which),
+                )
     # Re-hashed tampering: the attacker rewrites the bundle or the signed payload and fixes every digest.
     bundle = store.get_blob(referrer.layers[0])
     payload = store.get_blob(sig_manifest.layers[0])
     for i in range(flips):
         data = mutate_bytes(bundle, rng, same_length=True)
-        yield Case("OCI layout re-hashed bundle", f"bundle mutation {i}", run_on(
-            lambda r, data=data: rewrite_blob(r, bundle_digest, data), 0), json_judge(bundle, data))
+        yield Case(
+            "OCI layout re-hashed bundle",
+            f"bundle mutation {i}",
+            run_on(lambda r, data=data: rewrite_blob(r, bundle_digest, data), 0),
+            json_judge(bundle, data),
+        )
         pdata = mutate_bytes(payload, rng, same_length=True)
-        yield Case("OCI layout re-hashed payload", f"payload mutation {i}", run_on(
-            lambda r, data=pdata: rewrite_blob(r, payload_digest, data), 1), always_tamper)
+        yield Case(
+            "OCI layout re-hashed payload",
+            f"payload mutation {i}",
+            run_on(lambda r, data=pdata: rewrite_blob(r, payload_digest, data), 1),
+            always_tamper,
+        )
         sdata = mutate_bytes(sig_manifest.data, rng, same_length=True)
-        yield Case("OCI layout re-hashed .sig manifest", f"manifest mutation {i}", run_on(
-            lambda r, data=sdata: rewrite_blob(r, sig_manifest.digest, data), 1),
-            layers_judge(sig_manifest.data, sdata))
+        yield Case(
+            "OCI layout re-hashed .sig manifest",
+            f"manifest mutation {i}",
+            run_on(lambda r, data=sdata: rewrite_blob(r, sig_manifest.digest, data), 1),
+            layers_judge(sig_manifest.data, sdata),
+        )
     del refuse_if_verify
 
 
@@ -566,7 +746,9 @@ def chart_cases(m: Material, rng: random.Random, flips: int) -> Iterator[Case]:
         yield Case("chart archive", f"byte mutation {i}", parse(mutate_bytes(m.chart, rng)))
     raw = gzip.decompress(m.chart)
     for i in range(flips):
-        yield Case("chart archive", f"tar mutation {i}", parse(gzip.compress(mutate_bytes(raw, rng), mtime=0)))
+        yield Case(
+            "chart archive", f"tar mutation {i}", parse(gzip.compress(mutate_bytes(raw, rng), mtime=0))
+        )
 
     def tgz(entries: list[tuple[str, bytes, bytes]]) -> bytes:
         buf = io.BytesIO()
@@ -622,8 +804,12 @@ def all_cases(m: Material, scale: int = 1) -> list[Case]:
     return cases
 
 
-def run_corpus(every: int = 1, offset: int = 0, workdir: Path | None = None,
-               progress: Callable[[int, int], None] | None = None) -> tuple[Counter[tuple[str, str]], list[str]]:
+def run_corpus(
+    every: int = 1,
+    offset: int = 0,
+    workdir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Counter[tuple[str, str]], list[str]]:
     """Run every ``every``-th case; returns (counts by (category, verdict), findings)."""
     base = Path(workdir or tempfile.mkdtemp(prefix="sigward-hostile-"))
     m = Material(base)
@@ -641,7 +827,9 @@ def run_corpus(every: int = 1, offset: int = 0, workdir: Path | None = None,
         v = verdict(case, o)
         counts[(case.category, v)] += 1
         if v in ("internal", "hang", "tamper"):
-            findings.append(f"{v}: {case.category}: {case.name}: exit {o.code} {o.escaped} {o.err.strip()[:300]}")
+            findings.append(
+                f"{v}: {case.category}: {case.name}: exit {o.code} {o.escaped} {o.err.strip()[:300]}"
+            )
         if progress:
             progress(n + 1, len(chosen))
     shutil.rmtree(base, ignore_errors=True)

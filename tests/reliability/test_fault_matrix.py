@@ -28,8 +28,13 @@ from tests.fixtures.images import push_image
 NOTLOG = "--insecure-ignore-tlog=true"
 # (kind, params): 5xx, 429 + Retry-After, TCP reset, truncated body, flipped byte, slow answer.
 FAULTS: list[tuple[str, dict[str, Any]]] = [
-    ("status", {"status": 503}), ("status", {"status": 500}), ("retry_after", {"seconds": 1}),
-    ("reset", {}), ("truncate", {}), ("corrupt", {}), ("delay", {"seconds": 1}),
+    ("status", {"status": 503}),
+    ("status", {"status": 500}),
+    ("retry_after", {"seconds": 1}),
+    ("reset", {}),
+    ("truncate", {}),
+    ("corrupt", {}),
+    ("delay", {"seconds": 1}),
 ]
 # command → (method, path regex) of the request the fault hits; bodies only exist on GET answers.
 TARGETS = {
@@ -40,8 +45,11 @@ TARGETS = {
 }
 RESULTS: dict[tuple[str, str], str] = {}
 FULL = bool(os.environ.get("SIGWARD_FAULT_MATRIX"))
-CELLS = [(c, k, p) for k, p in FAULTS for c in TARGETS] if FULL else \
-    [(list(TARGETS)[i % len(TARGETS)], k, p) for i, (k, p) in enumerate(FAULTS)]
+CELLS = (
+    [(c, k, p) for k, p in FAULTS for c in TARGETS]
+    if FULL
+    else [(list(TARGETS)[i % len(TARGETS)], k, p) for i, (k, p) in enumerate(FAULTS)]
+)
 
 
 def _label(kind: str, params: dict[str, Any]) -> str:
@@ -67,15 +75,26 @@ def _no_broken_tags(server: Any, repo: str) -> None:
         m = r.json()
         for d in [m.get("config"), *(m.get("layers") or [])]:
             if d:
-                assert httpx.head(f"{server.url}/v2/{repo}/blobs/{d['digest']}").status_code == 200, \
+                assert httpx.head(f"{server.url}/v2/{repo}/blobs/{d['digest']}").status_code == 200, (
                     f"tag {tag} points at missing blob {d['digest']}"
+                )
         for d in m.get("manifests") or []:
             assert _get(server, repo, d["digest"]).status_code == 200, f"tag {tag}: missing {d['digest']}"
 
 
-@pytest.mark.parametrize(("command", "kind", "params"), CELLS, ids=[f"{_label(k, p)}-{c}" for c, k, p in CELLS])
-def test_fault_matrix(command: str, kind: str, params: dict[str, Any], run: Callable[..., Any], keys: Any,
-                      registry: Any, fault_proxy: Any, unique_repo: str) -> None:
+@pytest.mark.parametrize(
+    ("command", "kind", "params"), CELLS, ids=[f"{_label(k, p)}-{c}" for c, k, p in CELLS]
+)
+def test_fault_matrix(
+    command: str,
+    kind: str,
+    params: dict[str, Any],
+    run: Callable[..., Any],
+    keys: Any,
+    registry: Any,
+    fault_proxy: Any,
+    unique_repo: str,
+) -> None:
     proxy = fault_proxy(registry)
     via = proxy.url.split("://", 1)[1]
     digest = push_image(registry, unique_repo, "v1")
