@@ -64,9 +64,9 @@ with bounded memory); that is shown separately.
 What dominates / what is not met:
 - Small copies are latency-bound: a dozen round trips, five of them attachment discovery that mostly
   answers 404.
-- Copy to a registry sends more than the minimum; the "requests seen" column shows where: a second
-  `GET /v2/` (source and destination stores each own a `RegistryClient`, even on the same host), a
-  blob `HEAD` before each mount (kept: HEAD-before-write is the rule for every blob). With everything
+- Copy to a registry sends more than the minimum; the "requests seen" column shows where: a blob
+  `HEAD` before each mount (kept: HEAD-before-write is the rule for every blob). (Source and
+  destination on one host share one client and one `GET /v2/` since sigward/transport.py.) With everything
   present the copy still HEADs every blob and re-PUTs the manifest instead of stopping after the
   destination tag HEAD. (The root manifest used to be PUT twice, by digest then by tag; now once.)
 - Big copies: time is the byte stream; peak RSS is flat (bounded by one 8 MiB chunk plus the

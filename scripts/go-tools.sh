@@ -18,6 +18,7 @@ mkdir -p "$CACHE"
 COSIGN_VERSION=v3.1.2
 GGCR_VERSION=v0.22.1
 CUE_VERSION=v0.17.1
+LIFECYCLE_VERSION=v0.21.17
 
 command -v go >/dev/null 2>&1 || { echo "go-tools: Go is not installed (apt-get install golang-go, or the machine's Go)" >&2; exit 1; }
 
@@ -69,6 +70,32 @@ GO
      && go get "github.com/google/go-containerregistry@$GGCR_VERSION" >/dev/null 2>&1 \
      && go build -o "$dir.tmp/$tool" .)
   rm -rf "$src" "$dir" && mv "$dir.tmp" "$dir"
+}
+
+# The Cloud Native Buildpacks lifecycle (its `exporter` writes what `sigward signer` reads). `go install` fails:
+# internal/extend/kaniko imports github.com/osscontainertools/kaniko, which the Go module proxy does not serve,
+# and only the extender uses it. So: a writable copy of the module with the kaniko applier reduced to its
+# non-Linux no-op (go-oracles.md); the exporter is untouched. The binary dispatches on its name (symlink it).
+build_lifecycle() {
+  local tool=lifecycle dir="$CACHE/lifecycle-$LIFECYCLE_VERSION"
+  [ -x "$dir/$tool" ] && return 0
+  echo "go-tools: building $tool $LIFECYCLE_VERSION (first time only; cached in $dir)" >&2
+  local t0=$SECONDS src mod
+  mod=$(cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "github.com/buildpacks/lifecycle@$LIFECYCLE_VERSION" \
+        | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  src=$(mktemp -d)
+  cp -r "$mod/." "$src" && chmod -R u+w "$src"
+  local k="$src/internal/extend/kaniko"
+  rm -f "$k/dockerfile_applier_linux.go" "$k/dockerfile_applier_test.go"
+  sed -i 's|^//go:build unix && !linux$|//go:build unix|' "$k/dockerfile_applier_unix.go"
+  # drop createOptions (the only user of kaniko's config and containerd's platforms) and those imports
+  awk '/^func createOptions\(/{skip=1} skip&&/^}/{skip=0; next} !skip' "$k/dockerfile_applier.go" \
+    | grep -v -e '"github.com/osscontainertools/kaniko/pkg/config"' -e '"github.com/containerd/containerd/platforms"' \
+    >"$k/dockerfile_applier.go.new" && mv "$k/dockerfile_applier.go.new" "$k/dockerfile_applier.go"
+  (cd "$src" && go mod edit -droprequire github.com/osscontainertools/kaniko \
+     && GOFLAGS="$GOFLAGS -mod=mod" go build -o "$dir.tmp/" ./cmd/lifecycle ./cmd/launcher)
+  rm -rf "$src" "$dir" && mv "$dir.tmp" "$dir"
+  echo "go-tools: $tool built in $((SECONDS - t0)) s" >&2
 }
 
 tools=("$@")

@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "sigward.cli.inspect",
     "sigward.cli.login",
     "sigward.cli.misc",
+    "sigward.signer.cli",
 ]
 
 DESCRIPTION = """\
@@ -55,6 +56,12 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
+    if args_in[:1] == ["signer"]:
+        # The buildpacks phase parses lifecycle-style flags (-report, -cosign-config) and has its own exit
+        # codes; it gets its arguments untouched.
+        from sigward.signer.cli import main as signer_main
+
+        return signer_main(args_in[1:], prog="sigward signer")
     try:
         parser = build_parser()
         args = parser.parse_args(rewrite_go_bools(args_in))

@@ -21,14 +21,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from sigward import gojson, safejson
 from sigward.errors import DigestMismatchError, InvalidManifestError, NotFoundError, StoreError
-from sigward.fileio import open_regular, read_regular
+from sigward.fileio import atomic_file, open_regular, read_regular, write_atomic
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
@@ -83,6 +82,18 @@ class LayoutStore(Store):
         if not isinstance(version, str) or not version.startswith("1."):
             raise StoreError(f"{self.name}: unsupported {LAYOUT_FILE} imageLayoutVersion {version!r}")
 
+    def check_writable(self) -> None:
+        """A layout (or the empty/missing directory one would be created in) this process may write."""
+        if self.path.is_dir() and (self.path / LAYOUT_FILE).exists():
+            self._check_layout()
+        elif self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise StoreError(f"{self.name}: not an OCI image layout (no {LAYOUT_FILE} file) and not empty")
+        probe = self.path
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise StoreError(f"{self.name}: {probe} is not writable")
+
     def _ensure_layout(self) -> None:
         """Before a write: create the layout if the directory is missing or empty, else require one."""
         if self.path.is_dir() and (self.path / LAYOUT_FILE).exists():
@@ -115,26 +126,10 @@ class LayoutStore(Store):
         finally:
             os.close(fd)  # closing releases the lock
 
-    def _mkstemp(self) -> tuple[int, str]:
-        """A temp file next to its destination (same filesystem, so the rename is atomic); mkstemp's
-        0600 would make blobs unreadable to other users of a shared layout, hence the chmod."""
-        fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self.path)
-        os.fchmod(fd, FILE_MODE)
-        return fd, tmp
-
     def _write_file(self, dest: Path, data: bytes) -> None:
-        """Atomically replace ``dest`` with ``data``: temp file in the layout, fsync, rename."""
-        fd, tmp = self._mkstemp()
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, dest)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        """Atomically replace ``dest`` with ``data`` (``fileio``: temp file in the layout, fsync, rename).
+        Mode 0644, not mkstemp's 0600: blobs must stay readable to other users of a shared layout."""
+        write_atomic(dest, data, FILE_MODE, prefix=_TMP_PREFIX, tmp_dir=str(self.path))
 
     def _read_index(self) -> list[dict[str, Any]]:
         if not (self.path / INDEX_FILE).exists():
@@ -290,24 +285,14 @@ class LayoutStore(Store):
         chunks: Iterable[bytes] = [content] if isinstance(content, bytes | bytearray) else content
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = self._mkstemp()
-        except OSError as e:
-            raise StoreError(f"{self.name}: cannot write blob {desc.digest} ({e.strerror or e})")
-        try:
-            with os.fdopen(fd, "wb") as f:
+            # Committed only if the stream ended with the right digest and size (fileio: temp + rename).
+            with atomic_file(dest, FILE_MODE, prefix=_TMP_PREFIX, tmp_dir=str(self.path)) as f:
                 for chunk in _digest.verified_chunks(chunks, desc.digest, desc.size, f"blob for {self.name}"):
                     f.write(chunk)
                     if progress is not None:
                         progress(len(chunk))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, dest)
-        except BaseException as e:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            if isinstance(e, OSError):
-                raise StoreError(f"{self.name}: cannot write blob {desc.digest} ({e.strerror or e})")
-            raise
+        except OSError as e:
+            raise StoreError(f"{self.name}: cannot write blob {desc.digest} ({e.strerror or e})")
         return True
 
     def put_manifest(self, manifest: Manifest, tag: str | None = None) -> Descriptor:

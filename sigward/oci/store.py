@@ -121,6 +121,12 @@ class Store(ABC):
     def delete(self, identifier: str) -> None:
         """Delete a tag or a manifest by digest (and its fallback-index entry if it has a subject)."""
 
+    def check_writable(self) -> None:  # noqa: B027 - stores that can tell override it
+        """Raise ``StoreError`` unless a push here would be accepted; leaves nothing behind.
+
+        For callers that must not start writing what they cannot finish (the buildpacks signer phase).
+        """
+
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release connections; stores are also context managers."""
 

@@ -12,7 +12,6 @@ import binascii
 import json
 import os
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,23 +172,13 @@ def lookup_in(cfg: dict[str, Any], registry: str, source: str, helpers_allowed: 
 
 def _write(path: str, cfg: dict[str, Any]) -> None:
     """Atomic replace with mode 0600: the file holds secrets and a half-written one would lose them all."""
-    d = os.path.dirname(path) or "."
+    from sigward.fileio import write_atomic
+
+    data = (json.dumps(cfg, indent="\t") + "\n").encode("utf-8")
     try:
-        os.makedirs(d, mode=0o700, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".config.json.", dir=d)
+        os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+        write_atomic(path, data, 0o600, prefix=".config.json.")
     except OSError as e:
-        raise StoreError(f"cannot write docker config {path}: {e.strerror or e}")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), 0o600)
-            json.dump(cfg, f, indent="\t")
-            f.write("\n")
-        os.replace(tmp, path)
-    except OSError as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
         raise StoreError(f"cannot write docker config {path}: {e.strerror or e}")
 
 

@@ -217,6 +217,11 @@ class RegistryStore(Store):
         self._monolithic(desc, content, location, scopes, progress)
         return True
 
+    def check_writable(self) -> None:
+        """Open a blob upload session (the first step of every push) and cancel it: nothing is stored."""
+        location, _ = self._start_upload(self._push())
+        self._cancel(location, self._push())
+
     def _start_upload(self, scopes: list[str]) -> tuple[str, int]:
         resp = self._req("POST", self._path("blobs", "uploads/"), scopes,
                          headers={"Content-Length": "0"}, content=b"")
