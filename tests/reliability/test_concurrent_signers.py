@@ -117,3 +117,27 @@ def test_concurrent_legacy_attestations_and_attaches(run: Callable[..., Any], ke
     r = run("verify", "--key", keys.pub, NOTLOG, "--new-bundle-format=false", ref)
     assert r.code == 0, r.err
     assert sorted(int(o["optional"]["signer"]) for o in json.loads(r.out)) == list(range(0, M, 2))
+
+
+@pytest.mark.parametrize("fmt", ["bundle", "legacy"])
+def test_twenty_concurrent_signers_on_a_layout(fmt: str, run: Callable[..., Any], keys: Any,
+                                               layout: Callable[..., str]) -> None:
+    """Layouts lock index.json; the legacy .sig append is a read-merge-write on top, read back alike."""
+    from sigward.oci.layout import LayoutStore
+    from sigward.oci.reference import LayoutReference, parse_reference
+    from sigward.ops.sign import SignOptions, sign_image
+
+    img = layout()
+    ref = parse_reference(img)
+    assert isinstance(ref, LayoutReference) and ref.digest
+    signer = _signer(keys)
+
+    def work(i: int) -> None:
+        sign_image(LayoutStore(ref.path), ref.digest or "", signer, options=SignOptions(
+            new_bundle_format=fmt == "bundle", annotations={"signer": str(i)}))
+
+    _race(N, work)
+    flags = () if fmt == "bundle" else ("--new-bundle-format=false",)
+    r = run("verify", "--key", keys.pub, NOTLOG, *flags, img)
+    assert r.code == 0, r.err
+    assert sorted(int(o["optional"]["signer"]) for o in json.loads(r.out)) == list(range(N))
