@@ -9,7 +9,8 @@ references and charts) with three verdicts that must never happen:
   changed. A mutation that changes nothing authenticated (the unauthenticated key ``hint``, base64 padding
   bits, PEM whitespace) may verify; it is counted as ``benign`` and its semantic equality is checked.
 
-Everything is deterministic (seeded): case *i* is the same case on every machine. The suite runs a slice
+The mutations are seeded (case *i* makes the same edit at the same place on every run); the signed material
+they are applied to (keys, signatures, layout) is made fresh for each run. The suite runs a slice
 (``tests/reliability/test_hostile.py``); the whole corpus runs with one command and prints the counts
 recorded in ``docs/reliability.md``::
 
@@ -607,7 +608,8 @@ def rewrite_blob(root: Path, old: str, new_bytes: bytes) -> None:
         old_d, data = queue.pop()
         new_d = "sha256:" + hashlib.sha256(data).hexdigest()
         blobs = _blobs(root)
-        blobs[old_d].unlink()
+        if old_d in blobs:  # (already rewritten when two changes met in one manifest)
+            blobs[old_d].unlink()
         (root / "blobs" / "sha256" / new_d[7:]).write_bytes(data)
         for d, p in blobs.items():
             if d == old_d or not p.exists():
@@ -812,6 +814,7 @@ def run_corpus(
 ) -> tuple[Counter[tuple[str, str]], list[str]]:
     """Run every ``every``-th case; returns (counts by (category, verdict), findings)."""
     base = Path(workdir or tempfile.mkdtemp(prefix="sigward-hostile-"))
+    base.mkdir(parents=True, exist_ok=True)
     m = Material(base)
     (base / "special").mkdir(exist_ok=True)
     cases = all_cases(m)
