@@ -54,3 +54,19 @@ def test_summarize_and_repeated_ignore_non_http_lines() -> None:
 
 def test_table_escapes_pipes() -> None:
     assert table(["a", "b"], [["x|y", 1]]).splitlines() == ["| a | b |", "|---|---|", "| x\\|y | 1 |"]
+
+
+def test_copy_peers_bench_runs_small() -> None:
+    """bench_copy_peers end to end with tiny images and one run: every case and tool produces a row."""
+    import os
+
+    from bench.common import REPO_ROOT, child_env, python
+
+    r = run_child([python(), "-m", "bench.bench_copy_peers", "--runs", "1", "--layer-mib", "1",
+                   "--big-mib", "1", "--wide", "2", "--widths", "2,3"],
+                  env=child_env(repo_path=True, PATH=os.environ["PATH"]), cwd=REPO_ROOT, check=False)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| ") and " s |" in line]
+    assert len(rows) == 10
+    assert all(row.count(" s |") >= 2 for row in rows)  # sigward and skopeo timed in every case
+    assert "`sigward version` ÷ `python -c pass`" in r.stdout

@@ -3,6 +3,15 @@
 Command modules (``sigward/cli/<family>.py``) each expose ``register(subparsers)``; they import only
 argparse-level code at module level, so start-up stays cheap — operations are imported when a command
 runs (a key-based verify must not pay for the Sigstore stack or the HTTP client).
+
+Start-up builds only what runs: ``COMMANDS`` maps each top-level command to the module that registers
+it, so ``sigward verify …`` imports and builds ``sigward.cli.verify`` alone (building every sub-parser
+was most of ``sigward version``'s time). The whole parser is built only for top-level help, an unknown
+command, or a command missing from ``COMMANDS`` (so a forgotten entry is slower, never broken).
+
+Adding a command: write ``register(sub)`` in a module (new modules also go in ``COMMAND_MODULES``, in
+help order) and add ``"name": "sigward.cli.module"`` to ``COMMANDS``. tests/cli/test_main_dispatch.py
+fails when the table and the modules disagree.
 """
 
 from __future__ import annotations
@@ -31,6 +40,36 @@ COMMAND_MODULES = [
     "sigward.cli.misc",
     "sigward.signer.cli",
 ]
+# Top-level command → the module whose register() adds it (one module may add several).
+COMMANDS: dict[str, str] = {
+    "generate-key-pair": "sigward.cli.keys",
+    "import-key-pair": "sigward.cli.keys",
+    "public-key": "sigward.cli.keys",
+    "sign": "sigward.cli.sign",
+    "verify": "sigward.cli.verify",
+    "sign-blob": "sigward.cli.blob",
+    "verify-blob": "sigward.cli.blob",
+    "attach": "sigward.cli.attach",
+    "download": "sigward.cli.attach",
+    "clean": "sigward.cli.attach",
+    "generate": "sigward.cli.attach",
+    "save": "sigward.cli.attach",
+    "load": "sigward.cli.attach",
+    "attest": "sigward.cli.attest",
+    "verify-attestation": "sigward.cli.attest",
+    "attest-blob": "sigward.cli.attest",
+    "verify-blob-attestation": "sigward.cli.attest",
+    "copy": "sigward.cli.copy",
+    "image": "sigward.cli.image",
+    "chart": "sigward.cli.chart",
+    "tree": "sigward.cli.inspect",
+    "triangulate": "sigward.cli.inspect",
+    "demo-image": "sigward.cli.inspect",
+    "login": "sigward.cli.login",
+    "logout": "sigward.cli.login",
+    "signer": "sigward.signer.cli",
+    "version": "sigward.cli.misc",
+}
 
 DESCRIPTION = """\
 sigward signs and verifies OCI artifacts (container images, Helm charts, blobs) in registries and
@@ -40,10 +79,17 @@ Anywhere an image reference is accepted, `oci:PATH[:TAG|@DIGEST]` addresses an O
 """
 
 
-def build_parser() -> Parser:
+def build_parser(command: str | None = None) -> Parser:
+    """The parser; with ``command`` (a name in ``COMMANDS``) only that command's module is imported and
+    registered, else every module (top-level help, unknown commands)."""
+    return _build([COMMANDS[command]] if command in COMMANDS else COMMAND_MODULES)[0]
+
+
+def _build(modules: list[str]) -> tuple[Parser, set[str]]:
+    """The parser with ``modules`` registered, and the top-level command names it knows."""
     parser = Parser(prog="sigward", description=DESCRIPTION)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for modname in COMMAND_MODULES:
+    for modname in modules:
         try:
             mod = importlib.import_module(modname)
         except ModuleNotFoundError as e:
@@ -51,10 +97,20 @@ def build_parser() -> Parser:
                 continue
             raise
         mod.register(sub)
-    return parser
+    return parser, set(sub.choices)
+
+
+# Modules the CLI never uses but that httpx/httpcore import when they happen to be installed: trio (its
+# import runs `ldconfig` in a subprocess) and httpx's own command line (click, rich, pygments). Blocking
+# them saves tens of milliseconds per registry command; it is done only when main() runs as the process's
+# entry point (argv from sys.argv), never in the library or when embedded, whose users may want them.
+_NEVER_IMPORTED = ("trio", "httpx._main")
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:
+        for name in _NEVER_IMPORTED:
+            sys.modules.setdefault(name, None)  # type: ignore[arg-type]
     args_in = list(sys.argv[1:] if argv is None else argv)
     if args_in[:1] == ["signer"]:
         # The buildpacks phase parses lifecycle-style flags (-report, -cosign-config) and has its own exit
@@ -63,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
 
         return signer_main(args_in[1:], prog="sigward signer")
     try:
-        parser = build_parser()
+        first = args_in[0] if args_in and not args_in[0].startswith("-") else None
+        parser, known = _build([COMMANDS[first]] if first in COMMANDS else COMMAND_MODULES)
+        if first in COMMANDS and first not in known:  # a stale COMMANDS entry: the full parser knows
+            parser, _ = _build(COMMAND_MODULES)
         args = parser.parse_args(rewrite_go_bools(args_in))
         func = getattr(args, "func", None)
         if func is None:

@@ -12,8 +12,8 @@ against their digest while they are written, so a wrong or interrupted stream ne
 other's entries.
 
 Referrers: cosign's ``save`` writes referrer manifests into ``blobs/`` without listing them in index.json
-(cosign-wire-formats.md §5.4) and cosign's own reader scans the blob directory; we do the same, besides
-looking at index.json entries (where our own ``put_manifest`` records them).
+(cosign-wire-formats.md §5.4) and cosign's own reader scans the blob directory; we do the same, once per
+store, and keep the result as an index refreshed on every change (``layout_referrers.py``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,11 @@ from sigward.errors import DigestMismatchError, InvalidManifestError, NotFoundEr
 from sigward.fileio import atomic_file, open_regular, read_regular, write_atomic
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
+from sigward.oci.layout_referrers import ReferrersIndex
+from sigward.oci.layout_referrers import recent as _recent
 from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
 from sigward.oci.reference import LayoutReference, validate_tag
-from sigward.oci.store import ProgressFn, Store
+from sigward.oci.store import BlobContent, ProgressFn, Store, StoreBlob, open_content
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = "oci-layout"
@@ -42,6 +44,9 @@ MAX_INDEX_FILE = 64 * 1024 * 1024  # index.json: one entry per tag and referrer,
 _TMP_PREFIX = ".sigward-tmp-"
 FILE_MODE = 0o644
 LAYOUT_HEADER = b'{"imageLayoutVersion":"1.0.0"}'
+# What a layout being created (by another thread or process, under the lock) may hold before its
+# oci-layout file (or just after it appeared): not "a random non-empty directory".
+_SKELETON = frozenset({"blobs", INDEX_FILE, LOCK_FILE, LAYOUT_FILE})
 
 
 class LayoutStore(Store):
@@ -50,6 +55,8 @@ class LayoutStore(Store):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self._display = os.fspath(path)
         self.path = Path(path)
+        self._referrers: ReferrersIndex | None = None
+        self._index_cache: tuple[tuple[int, int, int], list[dict[str, Any]]] | None = None
 
     # -- identity -----------------------------------------------------------------------------------
 
@@ -99,7 +106,8 @@ class LayoutStore(Store):
         if self.path.is_dir() and (self.path / LAYOUT_FILE).exists():
             self._check_layout()
             return
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+        if self.path.exists() and (not self.path.is_dir() or any(
+                p.name not in _SKELETON and not p.name.startswith(_TMP_PREFIX) for p in self.path.iterdir())):
             raise StoreError(
                 f"{self.name}: not an OCI image layout (no {LAYOUT_FILE} file) and not empty; "
                 "refusing to write into it"
@@ -130,6 +138,21 @@ class LayoutStore(Store):
         """Atomically replace ``dest`` with ``data`` (``fileio``: temp file in the layout, fsync, rename).
         Mode 0644, not mkstemp's 0600: blobs must stay readable to other users of a shared layout."""
         write_atomic(dest, data, FILE_MODE, prefix=_TMP_PREFIX, tmp_dir=str(self.path))
+
+    def _cached_index(self) -> list[dict[str, Any]]:
+        """index.json entries for readers (not to be modified), parsed again only when the file changed:
+        it is replaced by rename, so a change shows in its inode, mtime or size. A file changed within
+        the last ``RACY_SECONDS`` is always re-read (two writes in one clock tick keep the mtime)."""
+        try:
+            st = (self.path / INDEX_FILE).stat()
+        except OSError:
+            return self._read_index()
+        sig = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if self._index_cache is not None and self._index_cache[0] == sig and not _recent(st.st_mtime_ns):
+            return self._index_cache[1]
+        entries = self._read_index()
+        self._index_cache = (sig, entries)
+        return entries
 
     def _read_index(self) -> list[dict[str, Any]]:
         if not (self.path / INDEX_FILE).exists():
@@ -169,7 +192,7 @@ class LayoutStore(Store):
 
     def resolve(self, identifier: str) -> Descriptor:
         self._check_layout()
-        entries = self._read_index()
+        entries = self._cached_index()
         if _digest.is_digest(identifier):
             for e in entries:
                 if e.get("digest") == identifier:
@@ -213,53 +236,22 @@ class LayoutStore(Store):
 
     def tags(self) -> list[str]:
         self._check_layout()
-        return sorted({t for t in map(_tag_of, self._read_index()) if t})
+        return sorted({t for t in map(_tag_of, self._cached_index()) if t})
 
     def referrers(self, digest: str, artifact_type: str | None = None) -> list[Descriptor]:
         self._check_layout()
         _digest.validate_digest(digest)
-        seen: dict[str, Descriptor] = {}
-        candidates: list[tuple[str, int, str | None]] = []
-        for e in self._read_index():
-            if e.get("mediaType") in mt.IMAGE_MANIFEST_TYPES:
-                candidates.append((e["digest"], e["size"], e["mediaType"]))
-        candidates.extend(self._scan_blobs())
-        for dig, size, media_type in candidates:
-            if dig in seen or dig == digest:
-                continue
-            m = self._maybe_manifest(dig, size, media_type)
-            if m is None or m.is_index:
-                continue
-            subject = m.subject
-            if subject is not None and subject.digest == digest:
-                seen[dig] = m.referrer_descriptor()
-        out = sorted(seen.values(), key=lambda d: d.digest)
+        out = self.referrers_index.lookup(digest)
         if artifact_type:
             out = [d for d in out if d.artifact_type == artifact_type]
         return out
 
-    def _scan_blobs(self) -> Iterator[tuple[str, int, str | None]]:
-        """Blob files small enough to be a manifest and starting with ``{``: referrer candidates."""
-        blobs = self.path / "blobs"
-        try:
-            alg_dirs = sorted(p for p in blobs.iterdir() if p.is_dir())
-        except OSError:
-            return
-        for alg_dir in alg_dirs:
-            for p in sorted(alg_dir.iterdir()):
-                dig = f"{alg_dir.name}:{p.name}"
-                if not _digest.is_digest(dig):
-                    continue  # unknown files are tolerated
-                try:
-                    size = p.stat().st_size
-                    if size > MAX_MANIFEST_SIZE or size < 2:
-                        continue
-                    with open(p, "rb") as f:
-                        if f.read(1) != b"{":
-                            continue
-                except OSError:
-                    continue
-                yield dig, size, None
+    @property
+    def referrers_index(self) -> ReferrersIndex:
+        """Built on first use, refreshed incrementally (see ``layout_referrers``)."""
+        if self._referrers is None:
+            self._referrers = ReferrersIndex(self.path, self._maybe_manifest)
+        return self._referrers
 
     def _maybe_manifest(self, dig: str, size: int, media_type: str | None) -> Manifest | None:
         """A blob as a manifest, or None when it is not one (or is corrupt: never trusted)."""
@@ -273,7 +265,7 @@ class LayoutStore(Store):
     def put_blob(
         self,
         desc: Descriptor,
-        content: bytes | Iterable[bytes],
+        content: BlobContent,
         *,
         progress: ProgressFn | None = None,
         mount_from: Store | None = None,
@@ -282,12 +274,15 @@ class LayoutStore(Store):
         if dest.is_file():
             return False
         self._ensure_layout()
-        chunks: Iterable[bytes] = [content] if isinstance(content, bytes | bytearray) else content
+        chunks = open_content(content)
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
-            # Committed only if the stream ended with the right digest and size (fileio: temp + rename).
+            # Committed only if the stream ended with the right digest and size (fileio: temp + rename);
+            # a StoreBlob's source checks that itself, so the bytes are not hashed a second time.
+            if not (isinstance(content, StoreBlob) and content.verifies(desc)):
+                chunks = _digest.verified_chunks(chunks, desc.digest, desc.size, f"blob for {self.name}")
             with atomic_file(dest, FILE_MODE, prefix=_TMP_PREFIX, tmp_dir=str(self.path)) as f:
-                for chunk in _digest.verified_chunks(chunks, desc.digest, desc.size, f"blob for {self.name}"):
+                for chunk in chunks:
                     f.write(chunk)
                     if progress is not None:
                         progress(len(chunk))
@@ -324,7 +319,7 @@ class LayoutStore(Store):
     def index_entries(self) -> list[Descriptor]:
         """The descriptors listed in index.json, annotations included (tags are ``ref.name``)."""
         self._check_layout()
-        return [Descriptor.from_json(e) for e in self._read_index()]
+        return [Descriptor.from_json(e) for e in self._cached_index()]
 
     def annotate(self, digest: str, annotations: dict[str, str]) -> None:
         """Merge ``annotations`` into every index.json entry for ``digest`` (adding one if none).

@@ -30,6 +30,43 @@ if TYPE_CHECKING:
 # Called with the number of bytes just transferred.
 ProgressFn = Callable[[int], None]
 
+# What put_blob uploads: bytes, a one-shot stream of chunks, or a factory opening the stream afresh (which
+# lets an interrupted upload resume: the stream is re-read and only what the destination lacks is sent).
+BlobContent = bytes | Iterable[bytes] | Callable[[], Iterable[bytes]]
+
+
+class StoreBlob:
+    """put_blob content read from another store: a replayable factory over ``source.iter_blob(desc)``.
+
+    Every ``iter_blob`` verifies digest and size as the bytes flow and raises at the end of a wrong
+    stream (before its consumer can commit), so a destination given this for the same descriptor does
+    not hash the bytes a second time (copy's hot path: one SHA-256 pass per byte, not two).
+    """
+
+    def __init__(self, source: Store, desc: Descriptor) -> None:
+        self.source, self.desc = source, desc
+
+    def __call__(self) -> Iterable[bytes]:
+        return self.source.iter_blob(self.desc)
+
+    def verifies(self, desc: Descriptor) -> bool:
+        """Whether this stream is checked against exactly ``desc`` already."""
+        return self.desc.digest == desc.digest and self.desc.size == desc.size
+
+
+def open_content(content: BlobContent) -> Iterable[bytes]:
+    """``content`` as an iterable of chunks (calling a factory)."""
+    if isinstance(content, bytes | bytearray):
+        return (bytes(content),)
+    if callable(content):
+        return content()
+    return content
+
+
+def replayable(content: BlobContent) -> bool:
+    """Whether ``content`` can be read again from the start (a one-shot iterator cannot)."""
+    return callable(content) or isinstance(content, bytes | bytearray | list | tuple)
+
 # Blobs read whole into memory (configs, signatures, bundles) are capped at this size.
 MAX_SMALL_BLOB = 128 * 1024 * 1024  # cosign's COSIGN_MAX_ATTACHMENT_SIZE default
 
@@ -99,12 +136,13 @@ class Store(ABC):
     def put_blob(
         self,
         desc: Descriptor,
-        content: bytes | Iterable[bytes],
+        content: BlobContent,
         *,
         progress: ProgressFn | None = None,
         mount_from: Store | None = None,
     ) -> bool:
-        """Upload unless present. ``content`` is verified against ``desc`` while it flows.
+        """Upload unless present. ``content`` is verified against ``desc`` while it flows; a factory
+        (``BlobContent``) is called only if bytes are needed, and again to resume a broken upload.
 
         ``mount_from`` names the store the blob comes from, so a registry can mount it across
         repositories instead of copying bytes. Returns True when bytes were transferred.
@@ -116,6 +154,22 @@ class Store(ABC):
 
     @abstractmethod
     def tags(self) -> list[str]: ...
+
+    def tags_if_cheap(self, max_requests: int) -> list[str] | None:
+        """Every tag, if listing them takes at most ``max_requests`` requests; else (or when the store
+        will not list them) None. Lets attachment discovery replace per-tag probes by one listing."""
+        from sigward.errors import SigwardError
+
+        try:
+            return self.tags()
+        except SigwardError:  # an optimisation only: the caller probes instead
+            return None
+
+    @property
+    def referrers_only_in_fallback_tag(self) -> bool:
+        """True when ``referrers`` is known to read the ``sha256-<hex>`` fallback tag and nothing else
+        (a registry without the referrers API), so an absent tag means no referrers."""
+        return False
 
     @abstractmethod
     def delete(self, identifier: str) -> None:

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from dataclasses import replace as _replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -181,6 +182,8 @@ def verify_base(store: Store, digest: str, verifier: Verifier | None, *, options
     if not _digest.is_digest(digest):
         raise UsageError(f"base image must be referenced by digest, not {digest!r}")
     name = display_name or str(store.reference(digest))
+    # One signature passing every check is all a build needs: stop there (same checks, fewer fetches).
+    options = _replace(options, first_match=True)
     try:
         result = verify_image(store, digest, verifier, attach_store=attach_store, options=options,
                               display_name=name)

@@ -5,17 +5,22 @@ Path selection follows cosign v3 (cosign-wire-formats.md §4.1): if the digest h
 bundle referrer, every bundle is checked (any predicate type counts); otherwise the legacy ``.sig`` image.
 Success needs one signature that passes every check. Each check is a step with its own reason, so a
 failure says which one failed. Bytes are verified exactly as fetched, never re-serialised.
+
+Many signatures: their manifests and blobs are fetched ``FETCH_CONCURRENCY`` at a time, in order, a few
+ahead of the checks (round trips dominate a registry verify). ``cosign verify`` prints every signature
+that passes, so by default all are checked; ``VerifyOptions.first_match`` (for callers that need only a
+yes — ``image build``'s base) stops at the first signature that passes every check, and fetches no more.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sigward import safejson
 from sigward.errors import (
-    DigestMismatchError,
     ImageTagNotFoundError,
     InvalidManifestError,
     NoMatchingSignaturesError,
@@ -28,7 +33,9 @@ from sigward.errors import (
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor
 from sigward.oci.store import Store
+from sigward.ops.fetch import fetch_ahead
 
+_T = TypeVar("_T")
 
 @dataclass
 class VerifyOptions:
@@ -41,6 +48,8 @@ class VerifyOptions:
     # Keyless: who may have signed, and the CAs/logs/TSAs to trust (also needed for a key with a tlog).
     policy: Any = None  # sigward.sigstore.identity.IdentityPolicy
     root: Any = None  # sigward.sigstore.trust.TrustedRoot
+    # Stop at the first signature passing every check (the result then lists that one only).
+    first_match: bool = False
 
     def checks(self) -> Any:
         from sigward.sigstore.verify import CheckOptions
@@ -97,11 +106,17 @@ def verify_image(
     src = attach_store or store
     subject = resolve_subject(store, identifier)
     if opts.new_bundle_format:
-        skipped: list[str] = []
-        bundles = find_bundles(src, subject.digest, skipped)
-        if bundles or skipped:
-            return _verify_bundles(bundles, subject, verifier, opts, display_name or store.name, skipped)
+        bundles = iter_bundles(src, subject.digest)
+        first = next(bundles, None)
+        if first is not None:
+            return _verify_bundles(_chain(first, bundles), subject, verifier, opts,
+                                   display_name or store.name)
     return _verify_legacy(src, subject, verifier, opts)
+
+
+def _chain(first: _T, rest: Iterator[_T]) -> Iterator[_T]:
+    yield first
+    yield from rest
 
 
 # --- bundle path -----------------------------------------------------------------------------------
@@ -116,41 +131,66 @@ class FoundBundle:
 def find_bundles(src: Store, digest: str, skipped: list[str] | None = None) -> list[FoundBundle]:
     """Every Sigstore bundle attached as a referrer of ``digest`` (never filtered by artifactType).
 
-    A bundle that cannot be read (its blob missing, or bytes that do not match their digest) is skipped,
-    as cosign does (a signature that cannot be read is not a signature), and named in ``skipped``; the
-    caller fails only when nothing else verifies.
+    A bundle that cannot be read (its blob missing, or bytes that do not match their digest) raises, or with
+    ``skipped`` is left out and named there: cosign skips it (a signature that cannot be read is not a
+    signature), and the verifiers fail only when nothing else verifies.
     """
-    from sigward.formats import referrer
-
     out = []
-    for desc in src.referrers(digest):
-        if mt.is_index(desc.media_type):
+    for fb in iter_bundles(src, digest):
+        if isinstance(fb, SigwardError):
+            if skipped is None:
+                raise fb
+            skipped.append(unreadable(fb))
             continue
-        try:
-            m = src.get_manifest(desc.digest)
-        except (NotFoundError, InvalidManifestError):
-            continue  # listed but gone, or not a manifest: it cannot hold a signature
-        if not referrer.is_bundle_referrer(m):
-            continue
-        try:
-            out.append(FoundBundle(m.digest, src.get_blob(m.layers[0])))
-        except (StoreError, DigestMismatchError, InvalidManifestError) as e:
-            if skipped is not None:
-                skipped.append(f"{m.digest}: unreadable bundle skipped ({e})")
+        out.append(fb)
     return out
 
 
+def iter_bundles(src: Store, digest: str) -> Iterator[FoundBundle | SigwardError]:
+    """The bundles of ``digest``'s referrers, in referrer order, fetched a few at a time ahead; a
+    bundle that cannot be fetched comes as its error. Non-bundle referrers are skipped."""
+    descs = [d for d in src.referrers(digest) if not mt.is_index(d.media_type)]
+    for got in fetch_ahead(lambda d: _fetch_bundle(src, d), descs):
+        if got is not None:
+            yield got
+
+
+def _fetch_bundle(src: Store, desc: Descriptor) -> FoundBundle | None:
+    from sigward.formats import referrer
+
+    try:
+        m = src.get_manifest(desc.digest)
+    except (NotFoundError, InvalidManifestError):
+        return None  # listed but gone, or not a manifest: it cannot hold a signature
+    if not referrer.is_bundle_referrer(m):
+        return None
+    try:
+        return FoundBundle(m.digest, src.get_blob(m.layers[0]))
+    except SigwardError as e:
+        raise StoreError(f"referrer {m.digest}: {e}") from None
+
+
+def unreadable(e: SigwardError) -> str:
+    return f"unreadable bundle skipped ({e})"
+
+
 def _verify_bundles(
-    bundles: list[FoundBundle], subject: Descriptor, verifier: Verifier | None, opts: VerifyOptions,
-    name: str, skipped: list[str] | None = None,
+    bundles: Iterator[FoundBundle | SigwardError], subject: Descriptor, verifier: Verifier | None,
+    opts: VerifyOptions, name: str,
 ) -> VerifyResult:
     ok: list[VerifiedSignature] = []
-    errors: list[str] = list(skipped or [])
+    errors: list[str] = []
     for fb in bundles:
+        if isinstance(fb, SigwardError):
+            errors.append(unreadable(fb))  # skipped, as cosign does; it fails the verify only if alone
+            continue
         try:
             ok.append(check_bundle(fb.data, subject.digest, verifier, opts, name))
         except SigwardError as e:
             errors.append(f"{fb.where}: {e}")
+            continue
+        if opts.first_match:
+            break
     if not ok:
         raise VerificationError("no matching signatures: " + "; ".join(errors))
     return VerifyResult(subject.digest, ok, "bundle")
@@ -219,23 +259,32 @@ def _verify_legacy(
         raise NoSignaturesError("no signatures found")
     ok: list[VerifiedSignature] = []
     errors: list[str] = []
-    for sig in layers:
+    payloads = fetch_ahead(lambda sig: src.get_blob(sig.layer), layers)
+    for sig, payload in zip(layers, payloads, strict=True):
         try:
-            ok.append(check_legacy_signature(src, sig, subject.digest, verifier, opts))
+            if isinstance(payload, SigwardError):
+                raise payload
+            ok.append(check_legacy_signature(src, sig, subject.digest, verifier, opts, payload))
         except SigwardError as e:
             errors.append(str(e))
+            continue
+        if opts.first_match:
+            break
     if not ok:
         raise NoMatchingSignaturesError("no matching signatures: " + "; ".join(errors))
     return VerifyResult(subject.digest, ok, "legacy")
 
 
 def check_legacy_signature(
-    src: Store, sig: Any, digest: str, verifier: Verifier | None, opts: VerifyOptions
+    src: Store, sig: Any, digest: str, verifier: Verifier | None, opts: VerifyOptions,
+    payload: bytes | None = None,
 ) -> VerifiedSignature:
+    """All checks on one legacy signature; ``payload`` is its layer's bytes when already fetched."""
     from sigward.formats import simplesigning
     from sigward.sigstore.verify import verify_legacy
 
-    payload = src.get_blob(sig.layer)
+    if payload is None:
+        payload = src.get_blob(sig.layer)
     verified = verify_legacy(
         signature=sig.signature(), message=payload, certificate_pem=sig.certificate_pem,
         rekor_bundle=sig.rekor_bundle(), timestamp=sig.rfc3161_timestamp(),

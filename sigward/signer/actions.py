@@ -29,13 +29,22 @@ def material(cfg: SignConfig, key: Any | None) -> Any:
     Keyless takes the identity token from the config's ``identity-token`` file, else the CI's ambient
     credentials / ``SIGSTORE_ID_TOKEN`` as ``sign`` does; a build never opens a browser or prompts.
     """
+    from sigward.errors import UsageError
     from sigward.ops.keyless import KeylessOptions, signing_material
+    from sigward.sigstore import oidc
     from sigward.sigstore.oidc import IdentityOptions
 
     identity = IdentityOptions(identity_token=cfg.identity_token, interactive=False, skip_confirmation=True)
     opts = KeylessOptions(identity=identity, trusted_root=cfg.trusted_root, signing_config=cfg.signing_config,
                           tlog_upload=cfg.tlog_upload, use_signing_config=cfg.tlog_upload, confirm=None)
-    return signing_material(key, opts)
+    try:
+        return signing_material(key, opts)
+    except UsageError as e:
+        if str(e) != getattr(oidc, "NO_TOKEN_MESSAGE", None):
+            raise
+        raise UsageError("no identity token for keyless signing: set identity-token (a file) in the config, "
+                         "or SIGSTORE_ID_TOKEN, or run in a CI with OIDC (GitHub Actions: permissions "
+                         "id-token: write; GitLab: id_tokens with aud: sigstore)") from e
 
 
 def sign(store: Store, digest: str, signer: Any, dest: Store, *, annotations: dict[str, str],

@@ -157,7 +157,7 @@ def _parse_config(c: Any, index: int, path: str) -> SignConfig:
     _unknown(c, _CONFIG_KEYS, path, where)
 
     def s(key: str) -> str | None:
-        v = _typed(c, key, str, path, where)
+        v: str | None = _typed(c, key, str, path, where)
         if v is not None and not v.strip():
             raise InputError(f"{path}: {where}.{key} is empty")
         return v

@@ -118,8 +118,7 @@ def _load_keys(configs: list[SignConfig], opts: PhaseOptions) -> dict[int, Any]:
 
 def _password_fn(cfg: SignConfig, opts: PhaseOptions) -> Callable[[bool], bytes]:
     if cfg.password is None:
-        default = opts.default_password if opts.default_password is not None else b""
-        return lambda _confirm=False: default
+        return _constant(opts.default_password if opts.default_password is not None else b"")
     try:
         with open(cfg.password, "rb") as f:
             data = f.read()
@@ -128,7 +127,16 @@ def _password_fn(cfg: SignConfig, opts: PhaseOptions) -> Callable[[bool], bytes]
                          f"{e.strerror}")
     # A file written by `echo` ends with a newline the password does not have.
     data = data[:-2] if data.endswith(b"\r\n") else data[:-1] if data.endswith(b"\n") else data
-    return lambda _confirm=False: data
+    return _constant(data)
+
+
+def _constant(password: bytes) -> Callable[[bool], bytes]:
+    """A password callback (``confirm`` is irrelevant: the phase never creates keys, never prompts)."""
+
+    def read(_confirm: bool = False) -> bytes:
+        return password
+
+    return read
 
 
 # -- 2. images and SBOMs --------------------------------------------------------------------------------

@@ -339,3 +339,41 @@ def test_credentials_from_cnb_registry_auth(tls_registry: RegistryServer, unique
                 "--registry-password", str(reg.password), "--registry-cacert", str(reg.ca_file),
                 exp.by_digest)
     assert v.returncode == 0, v.stderr
+
+
+def test_phase_is_a_library_operation(registry: RegistryServer, unique_repo: str, tmp_path: Path,
+                                      keys: dict[str, Path], capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """run_phase prints nothing and reads no environment: progress comes back as events, results as values."""
+    from sigward.signer.config import parse_cosign_config, parse_report
+    from sigward.signer.phase import PhaseOptions, run_phase
+
+    exp = export(registry, tmp_path / "build", unique_repo, ("v1",))
+    cfg = parse_cosign_config(cosign_toml(tmp_path / "cosign.toml", [
+        {"key": f"{keys['k2']}.key", "tlog-upload": False, "export-sbom": "attachment"}]).read_text())
+    monkeypatch.setenv("COSIGN_PASSWORD", "not-this-one")  # ignored: the password comes in through options
+    events: list[tuple[str, str]] = []
+    result = run_phase(parse_report(exp.report.read_text()), cfg, PhaseOptions(
+        default_password=b"second-pw", on_event=lambda level, msg: events.append((level, msg))))
+    assert capsys.readouterr() == ("", "")
+    assert [(w.kind, w.subject) for w in result.written][:2] == [
+        ("signature", exp.by_digest), ("attachment", exp.by_digest)]
+    assert [f.path for f in result.sboms] == [
+        "example_hello/sbom.syft.json", "example_hello/web/sbom.cdx.json", "example_hello/web/sbom.spdx.json"]
+    assert any(level == "info" and msg.startswith(f"Signed {exp.by_digest}") for level, msg in events)
+
+
+def test_keyless_without_a_token_refused_nothing_signed(registry: RegistryServer, unique_repo: str,
+                                                        tmp_path: Path, sigstore_stack: Any) -> None:
+    exp = export(registry, tmp_path / "build", unique_repo, ("v1",))
+    config = cosign_toml(tmp_path / "cosign.toml", [{
+        "signing-config": str(sigstore_stack.signing_config),
+        "trusted-root": str(sigstore_stack.trusted_root)}])
+    # no token anywhere: a bare environment (no SIGSTORE_ID_TOKEN, no CI ambient credentials)
+    bare = {k: os.environ[k] for k in ("PATH", "HOME", "PYTHONPATH", "TMPDIR") if k in os.environ}
+    p = subprocess.run([sys.executable, "-m", "sigward", "signer", "-report", str(exp.report),
+                        "-cosign-config", str(config)], capture_output=True, text=True, env=bare)
+    assert p.returncode == 112, p.stderr
+    assert p.stderr.startswith(f"Error: {config}: configs[1]: no identity token for keyless signing: set "
+                               "identity-token")
+    assert tags(registry, unique_repo) == {"v1"}

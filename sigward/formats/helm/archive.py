@@ -56,7 +56,7 @@ def _fmt_str(blk: bytearray, off: int, size: int, s: bytes) -> None:
 
 
 def _fits_octal(size: int, x: int) -> bool:
-    return 0 <= x < 8 ** (size - 1)
+    return 0 <= x < 1 << (3 * (size - 1))
 
 
 def _fmt_octal(blk: bytearray, off: int, size: int, x: int) -> None:

@@ -207,7 +207,8 @@ class RegistryClient:
             chs = parse_challenges(resp.headers.get("WWW-Authenticate", ""))
             bearer = [c for c in chs if c.scheme == "bearer"]
             basic = [c for c in chs if c.scheme == "basic"]
-            self._challenge = (bearer or basic or [None])[0]
+            known = bearer or basic
+            self._challenge = known[0] if known else None
         elif resp.status_code == 200:
             self._challenge = None
         elif resp.status_code not in (404,):

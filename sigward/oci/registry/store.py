@@ -11,9 +11,8 @@ the OCI 1.1 tag DELETE for registries that support it.
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin
 
@@ -25,15 +24,20 @@ from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
 from sigward.oci.reference import Reference
 from sigward.oci.registry.auth import pull_scope, push_scope
 from sigward.oci.registry.client import RegistryClient
-from sigward.oci.store import MAX_SMALL_BLOB, ProgressFn, Store, StoreOptions
+from sigward.oci.registry.upload import BlobUploads, int_header
+from sigward.oci.store import MAX_SMALL_BLOB, BlobContent, ProgressFn, Store, StoreOptions
 
 if TYPE_CHECKING:
     import httpx
 
 T = TypeVar("T")
 
-# Blobs at least this big go up in PATCH chunks instead of one PUT.
-CHUNKED_THRESHOLD = 64 * 1024 * 1024
+# Blobs at least this big go up as one streamed PATCH (then PUT ?digest=), which a registry keeps as it
+# arrives, so a broken upload resumes where the registry stands; smaller ones as one streamed PUT.
+STREAM_THRESHOLD = 64 * 1024 * 1024
+# Uploading in PATCH chunks of CHUNK_SIZE from this size up: off unless set on a store (a test hook, and
+# what a registry refusing one large PATCH is answered with: the resume goes chunk by chunk).
+CHUNKED_THRESHOLD = 1 << 62
 CHUNK_SIZE = 8 * 1024 * 1024
 
 
@@ -43,7 +47,7 @@ def fallback_tag(digest: str) -> str:
     return f"{_digest.algorithm(digest)}-{_digest.hex_part(digest)[:64]}"
 
 
-class RegistryStore(Store):
+class RegistryStore(BlobUploads, Store):
     """One repository in a registry."""
 
     def __init__(self, ref: Reference, options: StoreOptions | None = None,
@@ -53,6 +57,7 @@ class RegistryStore(Store):
         self.repository = ref.repository
         self.client = client or RegistryClient(ref.api_host, self.options, ref.registry)
         self.chunked_threshold = CHUNKED_THRESHOLD
+        self.stream_threshold = STREAM_THRESHOLD
         self.chunk_size = CHUNK_SIZE
         self.tags_page_size = 1000
         self.referrers_api: bool | None = None  # unknown until probed
@@ -181,7 +186,8 @@ class RegistryStore(Store):
         if resp.status_code != 200:
             raise self._fail(resp)
         try:
-            raw = resp.iter_bytes(chunk_size)
+            # The pieces as they arrive (re-chunking to chunk_size costs a copy of every byte).
+            raw = resp.iter_bytes()
             yield from _digest.verified_chunks(raw, desc.digest, desc.size, f"blob {self.name}@")
         except httpx.HTTPError as e:
             raise DigestMismatchError(
@@ -190,7 +196,7 @@ class RegistryStore(Store):
             resp.close()
 
     def put_blob(
-        self, desc: Descriptor, content: bytes | Iterable[bytes], *, progress: ProgressFn | None = None,
+        self, desc: Descriptor, content: BlobContent, *, progress: ProgressFn | None = None,
         mount_from: Store | None = None,
     ) -> bool:
         if self.has_blob(desc.digest):
@@ -208,11 +214,16 @@ class RegistryStore(Store):
             if resp.status_code != 202:
                 raise self._fail(resp)
             location = self._location(resp)
-            min_chunk = _int_header(resp, "OCI-Chunk-Min-Length")
+            min_chunk = int_header(resp, "OCI-Chunk-Min-Length")
         if desc.size >= self.chunked_threshold:
             if location is None:
                 location, min_chunk = self._start_upload(scopes)
             self._chunked(desc, content, location, min_chunk, scopes, progress)
+            return True
+        if desc.size >= self.stream_threshold:
+            if location is None:
+                location, min_chunk = self._start_upload(scopes)
+            self._streamed(desc, content, location, min_chunk, scopes, progress)
             return True
         self._monolithic(desc, content, location, scopes, progress)
         return True
@@ -221,155 +232,6 @@ class RegistryStore(Store):
         """Open a blob upload session (the first step of every push) and cancel it: nothing is stored."""
         location, _ = self._start_upload(self._push())
         self._cancel(location, self._push())
-
-    def _start_upload(self, scopes: list[str]) -> tuple[str, int]:
-        resp = self._req("POST", self._path("blobs", "uploads/"), scopes,
-                         headers={"Content-Length": "0"}, content=b"")
-        if resp.status_code != 202:
-            raise self._fail(resp)
-        return self._location(resp), _int_header(resp, "OCI-Chunk-Min-Length")
-
-    def _location(self, resp: httpx.Response) -> str:
-        loc = resp.headers.get("Location")
-        if not loc:
-            raise StoreError(f"{resp.request.method} {resp.request.url}: registry sent no upload Location")
-        return urljoin(str(resp.request.url), loc)
-
-    def _flow(self, desc: Descriptor, content: bytes | Iterable[bytes],
-              progress: ProgressFn | None) -> Iterator[bytes]:
-        """The content, verified against ``desc``; the last chunk is held back until verification passed.
-
-        Holding back one chunk means the registry never receives a complete body for content that turns
-        out wrong (too long, or the wrong digest), so it cannot commit it.
-        """
-        chunks: Iterable[bytes] = (content,) if isinstance(content, bytes | bytearray) else content
-        held: bytes | None = None
-        for chunk in _digest.verified_chunks(chunks, desc.digest, desc.size, f"upload to {self.name}:"):
-            if not chunk:
-                continue
-            if held is not None:
-                yield held
-                if progress:
-                    progress(len(held))
-            held = bytes(chunk)
-        if held is not None:
-            yield held
-            if progress:
-                progress(len(held))
-
-    def _cancel(self, location: str, scopes: list[str]) -> None:
-        try:
-            self._req("DELETE", location, scopes, idempotent=False).close()
-        except StoreError:
-            pass
-
-    def _monolithic(self, desc: Descriptor, content: bytes | Iterable[bytes], location: str | None,
-                    scopes: list[str], progress: ProgressFn | None) -> None:
-        """POST + PUT ?digest= with the whole body; restarted from POST when the content can be replayed."""
-        replayable = isinstance(content, bytes | bytearray | list | tuple)
-        tries = self.client.retry.attempts if replayable else 1
-        for attempt in range(tries):
-            if location is None:
-                location, _ = self._start_upload(scopes)
-            body = self._flow(desc, content, progress)
-            try:
-                resp = self._req("PUT", _with_digest(location, desc.digest), scopes,
-                                 headers={"Content-Type": "application/octet-stream",
-                                          "Content-Length": str(desc.size)},
-                                 content=body, idempotent=False)
-            except DigestMismatchError:
-                self._cancel(location, scopes)
-                raise
-            except StoreError:
-                self._cancel(location, scopes)
-                if attempt + 1 < tries:
-                    location = None
-                    continue
-                raise
-            if resp.status_code in (201, 204):
-                resp.close()
-                return
-            if resp.status_code in (429, 500, 502, 503, 504) and attempt + 1 < tries:
-                resp.close()
-                self._cancel(location, scopes)
-                location = None
-                self.client.retry.wait(attempt, resp)
-                continue
-            self._cancel(location, scopes)
-            raise self._fail(resp)
-
-    def _chunked(self, desc: Descriptor, content: bytes | Iterable[bytes], location: str, min_chunk: int,
-                 scopes: list[str], progress: ProgressFn | None) -> None:
-        """PATCH chunks of ``chunk_size`` (at least the registry's minimum), then PUT ?digest=.
-
-        Only one chunk is held in memory; a 416 is recovered by asking the upload URL how much it has
-        and resending the missing tail of the current chunk.
-        """
-        size = max(self.chunk_size, min_chunk or 0)
-        offset = 0
-        pieces: list[bytes] = []
-        have = 0
-        try:
-            for chunk in self._flow(desc, content, None):
-                pieces.append(chunk)
-                have += len(chunk)
-                while have >= size:
-                    joined = b"".join(pieces)
-                    pieces, have = ([joined[size:]] if have > size else []), have - size
-                    location = self._patch(location, joined[:size] if len(joined) > size else joined,
-                                           offset, scopes, progress)
-                    del joined
-                    offset += size
-            if pieces:
-                location = self._patch(location, b"".join(pieces), offset, scopes, progress)
-                offset += have
-                pieces.clear()
-        except (DigestMismatchError, StoreError):
-            self._cancel(location, scopes)
-            raise
-        resp = self._req("PUT", _with_digest(location, desc.digest), scopes,
-                         headers={"Content-Length": "0"}, content=b"", idempotent=False)
-        if resp.status_code not in (201, 204):
-            self._cancel(location, scopes)
-            raise self._fail(resp)
-        resp.close()
-
-    def _patch(self, location: str, data: bytes, offset: int, scopes: list[str],
-               progress: ProgressFn | None) -> str:
-        start = offset
-        for _ in range(3):
-            body = data if start == offset else data[start - offset:]
-            end = start + len(body) - 1
-            resp = self._req("PATCH", location, scopes, idempotent=False,
-                             content=functools.partial(_pieces, body), headers={
-                                 "Content-Type": "application/octet-stream",
-                                 "Content-Range": f"{start}-{end}", "Content-Length": str(len(body))})
-            if resp.status_code == 202:
-                resp.close()
-                location = self._location(resp)
-                got = _range_end(resp)
-                if got is not None and got != end:
-                    raise StoreError(f"PATCH {location}: registry has bytes up to {got}, expected {end}")
-                if progress:
-                    progress(len(body))
-                return location
-            if resp.status_code != 416:
-                raise self._fail(resp)
-            resp.close()
-            # Ask where the registry stands and resend what it lacks of this chunk.
-            st = self._req("GET", location, scopes)
-            if st.status_code not in (200, 204):
-                raise self._fail(st)
-            have = _range_end(st)
-            # distribution answers "0-0" both for nothing and for one byte: assume nothing.
-            nxt = 0 if have is None or (have == 0 and offset == 0) else have + 1
-            if not offset <= nxt <= offset + len(data):
-                raise StoreError(f"PATCH {location}: registry lost the upload at byte {nxt}; cannot resume")
-            location = self._location(st) if st.headers.get("Location") else location
-            if nxt == offset + len(data):
-                return location
-            start = nxt
-        raise StoreError(f"PATCH {location}: registry keeps refusing the chunk at byte {start}")
 
     # -- tags ------------------------------------------------------------------------------------
 
@@ -390,6 +252,33 @@ class RegistryStore(Store):
             nxt = _next_link(resp)
             path, params = (nxt, None) if nxt else (None, None)
         return out
+
+    def tags_if_cheap(self, max_requests: int) -> list[str] | None:
+        out: list[str] = []
+        path: str | None = self._path("tags", "list")
+        params: Any = {"n": str(self.tags_page_size)}
+        for _ in range(max(1, max_requests)):
+            try:
+                resp = self._req("GET", path, self._pull(), params=params)
+            except StoreError:
+                return None
+            if resp.status_code != 200:
+                resp.close()
+                return None
+            try:
+                page = resp.json().get("tags") or []
+            except (ValueError, AttributeError):
+                return None
+            out += [t for t in page if isinstance(t, str)]
+            nxt = _next_link(resp)
+            if not nxt:
+                return out
+            path, params = nxt, None
+        return None
+
+    @property
+    def referrers_only_in_fallback_tag(self) -> bool:
+        return self.referrers_api is False
 
     # -- delete ----------------------------------------------------------------------------------
 
@@ -564,13 +453,6 @@ class _BrokenOff(StoreError):
     """A response body that ended before its Content-Length."""
 
 
-def _pieces(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
-    """``data`` in slices, so the HTTP stack never copies a whole chunk at once."""
-    view = memoryview(data)
-    for i in range(0, len(view), size):
-        yield bytes(view[i:i + size])
-
-
 def _read_capped(resp: httpx.Response, cap: int, where: str) -> bytes:
     import httpx
 
@@ -583,27 +465,6 @@ def _read_capped(resp: httpx.Response, cap: int, where: str) -> bytes:
     except httpx.HTTPError as e:
         raise _BrokenOff(f"{where}: download broke off: {e}")
     return bytes(buf)
-
-
-def _with_digest(location: str, digest: str) -> str:
-    from urllib.parse import quote
-
-    return f"{location}{'&' if '?' in location else '?'}digest={quote(digest, safe='')}"
-
-
-def _int_header(resp: httpx.Response, name: str) -> int:
-    v = resp.headers.get(name, "").strip()
-    return int(v) if v.isdigit() else 0
-
-
-def _range_end(resp: httpx.Response) -> int | None:
-    v = resp.headers.get("Range", "").strip()
-    if v.startswith("bytes="):
-        v = v[6:]
-    if "-" not in v:
-        return None
-    end = v.split("-", 1)[1]
-    return int(end) if end.isdigit() else None
 
 
 def _next_link(resp: httpx.Response) -> str | None:

@@ -1,0 +1,45 @@
+"""Bounded look-ahead fetching: the round trips of many small reads (signature manifests and blobs, an
+index's child manifests) overlap, while results are consumed in order and errors stay with their item.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+from sigward.errors import SigwardError
+
+FETCH_CONCURRENCY = 4
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def fetch_ahead(fetch: Callable[[_T], _R], items: Sequence[_T],
+                limit: int = FETCH_CONCURRENCY) -> Iterator[_R | SigwardError]:
+    """``fetch(item)`` for each item, in order, at most ``limit`` in flight and ahead of the consumer;
+    a SigwardError is yielded in place of its result. Stopping early cancels what has not started."""
+    if len(items) <= 1:
+        for item in items:
+            yield _attempt(fetch, item)
+        return
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="sigward-fetch") as pool:
+        futures: list[Future[_R | SigwardError]] = []
+        try:
+            for i, item in enumerate(items):
+                if i < limit:
+                    futures.append(pool.submit(_attempt, fetch, item))
+            for i in range(len(items)):
+                if i + limit < len(items):
+                    futures.append(pool.submit(_attempt, fetch, items[i + limit]))
+                yield futures[i].result()
+        finally:
+            for f in futures:
+                f.cancel()
+
+
+def _attempt(fetch: Callable[[_T], _R], item: _T) -> _R | SigwardError:
+    try:
+        return fetch(item)
+    except SigwardError as e:
+        return e
