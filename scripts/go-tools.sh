@@ -19,6 +19,8 @@ COSIGN_VERSION=v3.1.2
 GGCR_VERSION=v0.22.1
 CUE_VERSION=v0.17.1
 LIFECYCLE_VERSION=v0.21.17
+# local-kms publishes tags without a "v", so the module proxy knows it only by pseudo-version.
+LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
 
 command -v go >/dev/null 2>&1 || { echo "go-tools: Go is not installed (apt-get install golang-go, or the machine's Go)" >&2; exit 1; }
 
@@ -38,6 +40,8 @@ install_module() {
 build_cosign() { install_module cosign "$COSIGN_VERSION" github.com/sigstore/cosign/v3/cmd/cosign; }
 build_crane()  { install_module crane "$GGCR_VERSION" github.com/google/go-containerregistry/cmd/crane; }
 build_cue()    { install_module cue "$CUE_VERSION" cuelang.org/go/cmd/cue; }
+# The AWS KMS API (asymmetric keys, Sign/Verify with MessageType=DIGEST) for the awskms:// tests.
+build_local_kms() { install_module local-kms "$LOCAL_KMS_VERSION" github.com/nsmithuk/local-kms; }
 
 # go-containerregistry's pkg/registry with the OCI 1.1 referrers API (`crane registry serve` lacks it):
 # a throwaway main module. Usage of the binary: ggcr-registry HOST:PORT
@@ -99,7 +103,7 @@ build_lifecycle() {
 }
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(cosign crane cue ggcr_registry)
+[ ${#tools[@]} -gt 0 ] || tools=(cosign crane cue ggcr_registry local_kms)
 for t in "${tools[@]}"; do
   "build_${t//-/_}"
 done

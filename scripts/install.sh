@@ -9,6 +9,8 @@ apt_pkgs=()
 command -v docker-registry >/dev/null 2>&1 || apt_pkgs+=(docker-registry)
 command -v htpasswd >/dev/null 2>&1 || apt_pkgs+=(apache2-utils)
 command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
+# SoftHSM2: the real PKCS#11 token behind the pkcs11: key tests.
+command -v softhsm2-util >/dev/null 2>&1 || apt_pkgs+=(softhsm2)
 # Node runs the local Sigstore stack (tests/fixtures/sigstore_stack); the machine image normally has it.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then

@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
 
 
 def run_sign(args: argparse.Namespace) -> int:
-    from sigward.cli.common import password_fn
+    from sigward.cli.common import password_fn, pin_prompt
     from sigward.cli.sigstore_flags import signing_material
     from sigward.errors import UsageError
 
@@ -71,7 +71,8 @@ def run_sign(args: argparse.Namespace) -> int:
 
     if args.key:
         passwords = password_fn(confirm=False)
-        sig, signer = blob.load_and_sign_blob(args.blob, lambda: load_signer(args.key, passwords))
+        sig, signer = blob.load_and_sign_blob(
+            args.blob, lambda: load_signer(args.key, passwords, pin_prompt=pin_prompt()))
         material = signing_material(args, signer)
     else:
         material = signing_material(args, None)

@@ -93,7 +93,18 @@ def load_key_signer(args: argparse.Namespace) -> Any:
         return None
     from sigward.keys.signer import load_signer
 
-    return load_signer(args.key, password_fn(confirm=False))
+    return load_signer(args.key, password_fn(confirm=False), pin_prompt=pin_prompt())
+
+
+def pin_prompt() -> Any:
+    """The terminal PIN prompt for ``pkcs11:`` keys (imported only when a token asks for a PIN)."""
+
+    def ask(message: str) -> str:
+        from sigward.keys.remote.pkcs11 import terminal_pin_prompt
+
+        return terminal_pin_prompt(message)
+
+    return ask
 
 
 def write_single_bundle(path: str, bundles: list[bytes], what: str) -> None:

@@ -20,11 +20,12 @@ from sigward.errors import KeyFileError, UsageError
 def register(sub: Any) -> None:
     p = sub.add_parser("generate-key-pair", help="generate an ECDSA P-256 key pair for signing")
     p.add_argument("key_url", nargs="?", default="",
-                   help="k8s://NS/NAME, github://… or gitlab://… destination (not supported yet)")
+                   help="k8s://NS/NAME: store the key pair in a Kubernetes Secret "
+                        "(github://, gitlab:// not supported yet)")
     p.add_argument("--output-key-prefix", default="cosign", metavar="PREFIX",
                    help="name used for the generated .pub and .key files (default cosign)")
     p.add_argument("--kms", default="", metavar="URI",
-                   help="create the key pair in a KMS (not supported yet)")
+                   help="create the key pair in a KMS (awskms://) and write only the .pub")
     p.add_argument("-y", "--yes", action="store_true", help="overwrite an existing key without asking")
     p.set_defaults(func=_generate)
 
@@ -69,9 +70,9 @@ def _write_pair(prefix: str, private_pem: bytes, public_pem: bytes) -> None:
 
 def _generate(args: argparse.Namespace) -> int:
     if args.kms:
-        raise KeyFileError(f"KMS key generation is not supported yet: {args.kms}")
+        return _generate_kms(args)
     if args.key_url:
-        raise KeyFileError(f"writing key pairs to {args.key_url} is not supported yet")
+        return _generate_remote(args)
     if not args.output_key_prefix:
         raise UsageError("--output-key-prefix must not be empty")
     _confirm_overwrite(f"{args.output_key_prefix}.key", args.yes)
@@ -84,6 +85,45 @@ def _generate(args: argparse.Namespace) -> int:
     password = read_password(True)
     key = generate_private_key("ecdsa-sha2-256-nistp256")  # cosign always generates P-256 here
     _write_pair(args.output_key_prefix, encrypt_private_key(key, password), public_key_pem(key.public_key()))
+    return 0
+
+
+def _generate_kms(args: argparse.Namespace) -> int:
+    """cosign: create the key in the KMS (or reuse the existing one) and write only ``<prefix>.pub``."""
+    from sigward.keys.files import write_files_atomically
+    from sigward.keys.remote.dispatch import create_kms_key
+    from sigward.keys.signer import public_key_pem
+
+    pem_bytes = public_key_pem(create_kms_key(args.kms))
+    pub_path = f"{args.output_key_prefix or 'cosign'}.pub"
+    write_files_atomically([(pub_path, pem_bytes, 0o644)])
+    sys.stderr.write(f"Public key written to {pub_path}\n")
+    return 0
+
+
+def _generate_remote(args: argparse.Namespace) -> int:
+    """``generate-key-pair k8s://NS/NAME``: the key pair into a Kubernetes Secret, ``cosign.pub`` locally."""
+    from sigward.keys.keyref import not_supported, parse_key_ref
+
+    ref = parse_key_ref(args.key_url)
+    if ref.kind != "k8s":
+        raise not_supported(ref)
+    from sigward.keys.algorithms import generate_private_key
+    from sigward.keys.encrypted import encrypt_private_key
+    from sigward.keys.files import write_files_atomically
+    from sigward.keys.password import read_password
+    from sigward.keys.remote import k8s
+    from sigward.keys.signer import public_key_pem
+
+    k8s.parse(args.key_url)  # a malformed reference fails before a password is asked
+    password = read_password(True)
+    key = generate_private_key("ecdsa-sha2-256-nistp256")  # cosign always generates P-256 here
+    public_pem = public_key_pem(key.public_key())
+    namespace, name = k8s.store_key_pair(args.key_url, encrypt_private_key(key, password), public_pem,
+                                         password)
+    sys.stderr.write(f"Successfully created secret {name} in namespace {namespace}\n")
+    write_files_atomically([("cosign.pub", public_pem, 0o600)])
+    sys.stderr.write("Public key written to cosign.pub\n")
     return 0
 
 
@@ -110,10 +150,15 @@ def _public_key(args: argparse.Namespace) -> int:
         raise KeyFileError("hardware security keys (--sk) are not supported yet")
     if not args.key:
         raise UsageError("--key is required")
+    from sigward.keys.keyref import parse_key_ref
     from sigward.keys.password import read_password
-    from sigward.keys.signer import load_private_key, public_key_pem
+    from sigward.keys.signer import load_private_key, load_public_key, public_key_pem
 
-    data = public_key_pem(load_private_key(args.key, read_password).public_key())
+    ref = parse_key_ref(args.key)
+    if ref.kind in ("file", "env"):
+        data = public_key_pem(load_private_key(ref, read_password).public_key())
+    else:  # a key in a KMS, token or secret: its public half, no PIN or password needed
+        data = public_key_pem(load_public_key(ref))
     if not args.outfile:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

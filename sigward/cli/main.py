@@ -37,6 +37,7 @@ COMMAND_MODULES = [
     "sigward.cli.chart",
     "sigward.cli.inspect",
     "sigward.cli.login",
+    "sigward.cli.pkcs11tool",
     "sigward.cli.misc",
     "sigward.signer.cli",
 ]
@@ -67,6 +68,7 @@ COMMANDS: dict[str, str] = {
     "demo-image": "sigward.cli.inspect",
     "login": "sigward.cli.login",
     "logout": "sigward.cli.login",
+    "pkcs11-tool": "sigward.cli.pkcs11tool",
     "signer": "sigward.signer.cli",
     "version": "sigward.cli.misc",
 }

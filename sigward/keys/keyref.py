@@ -20,6 +20,7 @@ _REMOTE_PREFIXES = (
     ("gcpkms://", "gcpkms"),
     ("azurekms://", "azurekms"),
     ("hashivault://", "hashivault"),
+    ("openbao://", "hashivault"),
     ("pkcs11:", "pkcs11"),
     ("k8s://", "k8s"),
     ("gitlab://", "gitlab"),

@@ -190,8 +190,16 @@ def load_private_key(ref: str | KeyRef, password_fn: PasswordFn) -> PrivateKey:
     return encrypted.decrypt_private_key(raw, password_fn(False), kref.text)
 
 
-def load_signer(ref: str | KeyRef, password_fn: PasswordFn, *, ed25519_pure: bool = False) -> Signer:
-    return Signer(load_private_key(ref, password_fn), ed25519_pure=ed25519_pure)
+def load_signer(ref: str | KeyRef, password_fn: PasswordFn, *, ed25519_pure: bool = False,
+                pin_prompt: Callable[[str], str] | None = None) -> Any:
+    """A signer for any key reference: a key file/env key, or a key held in a KMS, token or secret."""
+    kref = _as_ref(ref)
+    if kref.kind not in ("file", "env"):
+        from sigward.keys.remote import dispatch  # only now: a key file never imports a provider
+
+        if dispatch.handles(kref.kind):
+            return dispatch.load_signer(kref, password_fn, pin_prompt)
+    return Signer(load_private_key(kref, password_fn), ed25519_pure=ed25519_pure)
 
 
 def load_public_key(ref: str | KeyRef, password_fn: PasswordFn | None = None) -> PublicKey:
@@ -203,6 +211,10 @@ def load_public_key(ref: str | KeyRef, password_fn: PasswordFn | None = None) ->
 
     kref = _as_ref(ref)
     if kref.kind not in ("file", "env"):
+        from sigward.keys.remote import dispatch
+
+        if dispatch.handles(kref.kind):
+            return dispatch.load_public_key(kref)
         raise not_supported(kref)
     raw = kref.read()
     block = pem.decode(raw)
@@ -237,5 +249,11 @@ def load_public_key(ref: str | KeyRef, password_fn: PasswordFn | None = None) ->
 
 
 def load_verifier(ref: str | KeyRef, password_fn: PasswordFn | None = None, *,
-                  hash_name: str | None = None, ed25519_pure: bool = False) -> Verifier:
+                  hash_name: str | None = None, ed25519_pure: bool = False) -> Any:
+    kref = _as_ref(ref)
+    if kref.kind not in ("file", "env"):
+        from sigward.keys.remote import dispatch
+
+        if dispatch.handles(kref.kind):
+            return dispatch.load_verifier(kref, hash_name)
     return Verifier(load_public_key(ref, password_fn), hash_name=hash_name, ed25519_pure=ed25519_pure)

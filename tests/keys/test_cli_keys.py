@@ -119,6 +119,10 @@ def test_public_key_outfile_and_unsupported_sources(tmp_path: pathlib.Path) -> N
     assert r.stdout == b"" and r.stderr == b"Public key written to out.pub\n"
     assert (tmp_path / "out.pub").read_bytes().startswith(b"-----BEGIN PUBLIC KEY-----\n")
     r = run(tmp_path, "generate-key-pair", "--kms", "awskms://alias/k", password="")
+    assert r.returncode == 1 and b"kms specification should be in the format" in r.stderr
+    assert r.stderr.count(b"\n") == 1
+    r = run(tmp_path, "generate-key-pair", "--kms", "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k",
+            password="")
     assert r.returncode == 1 and b"not supported yet" in r.stderr and r.stderr.count(b"\n") == 1
     r = run(tmp_path, "public-key", "--key", "gcpkms://projects/p", password="")
     assert r.returncode == 1

@@ -179,10 +179,10 @@ def test_load_verifier_from_encrypted_key_needs_password() -> None:
 
 
 @pytest.mark.parametrize("ref, message", [
-    ("awskms://alias/x", "awskms key references are not supported yet: awskms://alias/x"),
-    ("hashivault://k", "hashivault key references are not supported yet: hashivault://k"),
-    ("pkcs11:token=x", "pkcs11 key references are not supported yet: pkcs11:token=x"),
-    ("k8s://ns/name", "k8s key references are not supported yet: k8s://ns/name"),
+    ("awskms://alias/x", "awskms://alias/x: kms specification should be in the format awskms://[ENDPOINT]"),
+    ("hashivault://a/b", "hashivault://a/b: kms specification should be in the format hashivault://<key>"),
+    ("pkcs11:token=x?module-path=/m", "pkcs11:token=x?module-path=/m: invalid uri: one of object and id"),
+    ("gcpkms://projects/p", "gcpkms key references are not supported yet: gcpkms://projects/p"),
     ("env://SIGWARD_SURELY_UNSET", "environment variable SIGWARD_SURELY_UNSET is not set or empty"),
     ("/nonexistent/cosign.pub", "reading key /nonexistent/cosign.pub: no such file"),
 ])
