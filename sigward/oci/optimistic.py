@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from sigward.errors import StoreError
+from sigward.errors import SigwardError, StoreError
 
 T = TypeVar("T")
 
 ATTEMPTS = 25  # writes before giving up (each lost race costs one)
 MIN_SETTLE = 0.1
+READ_FAILURES = 5  # consecutive failed reads of the record before the error is the answer
 MAX_SETTLE = 2.0
 
 
@@ -52,10 +53,21 @@ def merge_until_visible(
     window = 0.0
     lost = 0
     reads = 0
+    failed_reads = 0
     last: object = _UNSET
     while True:
         started = time.monotonic()
-        state = read()
+        try:
+            state = read()
+        except SigwardError:
+            # A registry rewriting the record under concurrent writers can answer a read with an error
+            # or a half-written document for a moment (distribution truncates, then writes, its links).
+            failed_reads += 1
+            if failed_reads >= READ_FAILURES:
+                raise
+            sleep(random.uniform(0.05, 0.2) * failed_reads)
+            continue
+        failed_reads = 0
         reads += 1
         if has(state):
             if not wrote:

@@ -12,7 +12,6 @@ import base64
 import json
 import multiprocessing
 import os
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -35,13 +34,14 @@ def _race(n: int, work: Callable[[int], None]) -> None:
     """``work(i)`` in ``n`` forked processes released together; each must exit 0."""
     ctx = multiprocessing.get_context("fork")
     barrier = ctx.Barrier(n)
+    errors = ctx.SimpleQueue()
 
     def one(i: int) -> None:
         barrier.wait()
         try:
             work(i)
         except BaseException as e:
-            sys.stderr.write(f"signer {i}: {type(e).__name__}: {e}\n")
+            errors.put(f"signer {i}: {type(e).__name__}: {e}")
             os._exit(1)
         os._exit(0)
 
@@ -50,7 +50,10 @@ def _race(n: int, work: Callable[[int], None]) -> None:
         p.start()
     for p in procs:
         p.join(120)
-    assert [p.exitcode for p in procs] == [0] * n
+    failed = []
+    while not errors.empty():
+        failed.append(errors.get())
+    assert [p.exitcode for p in procs] == [0] * n, failed
 
 
 def _store(registry: Any, repo: str) -> Any:

@@ -342,13 +342,17 @@ class RegistryStore(BlobUploads, Store):
             out = [d for d in out if d.artifact_type == artifact_type]
         return out
 
-    def _read_fallback(self, subject: str) -> tuple[dict[str, Any] | None, str | None, bool]:
-        """(index JSON, ETag, exists) of the fallback tag; (None, _, True) when it is not an index."""
+    def _read_fallback(self, subject: str, strict: bool = False) -> tuple[dict[str, Any] | None, str | None,
+                                                                         bool]:
+        """(index JSON, ETag, exists) of the fallback tag; (None, _, True) when it is not an index.
+        ``strict`` (before a write) raises an unparsable answer instead, so the writer reads again."""
         try:
             m, resp = self._get_manifest_raw(fallback_tag(subject))
         except NotFoundError:
             return None, None, False
         except InvalidManifestError:
+            if strict:
+                raise
             return None, None, True
         if not m.is_index:
             return None, None, True
@@ -372,7 +376,7 @@ class RegistryStore(BlobUploads, Store):
         seen: dict[str, dict[str, Any]] = {}  # every entry seen while we work: restored if overwritten
 
         def read() -> tuple[dict[str, Any] | None, str | None, bool]:
-            state = self._read_fallback(subject)
+            state = self._read_fallback(subject, strict=True)
             for e in (state[0] or {}).get("manifests") or []:
                 if isinstance(e, dict) and isinstance(e.get("digest"), str):
                     seen.setdefault(e["digest"], e)
