@@ -185,7 +185,7 @@ def read_stream(stream: BinaryIO, limit: int = MAX_INPUT_FILE, label: str = "can
 
 
 def _read_bounded(fd: int, limit: int, label: str, error: type[SigwardError]) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     total = 0
     while True:
         piece = os.read(fd, min(1 << 20, limit + 1 - total))

@@ -169,8 +169,8 @@ class LayoutStore(Store):
             entries = []
         if not isinstance(entries, list):
             raise InvalidManifestError(f"{self.name}: {INDEX_FILE} has no 'manifests' list")
-        for i, e in enumerate(entries):
-            Descriptor.from_json(e, f"{self.name}: {INDEX_FILE} manifests[{i}]")
+        for i, entry in enumerate(entries):
+            Descriptor.from_json(entry, f"{self.name}: {INDEX_FILE} manifests[{i}]")
         return entries
 
     def _update_index(self, change: Any) -> None:

@@ -306,8 +306,8 @@ class _Planner:
                 self._unreadable(e)
                 continue
             predicate = (desc.annotations or {}).get(PREDICATE_ANNOTATION)
-            label = predicate or desc.artifact_type
-            self.attached.append(f"referrer {m.digest}" + (f" ({label})" if label else ""))
+            shown = predicate or desc.artifact_type
+            self.attached.append(f"referrer {m.digest}" + (f" ({shown})" if shown else ""))
             if predicate == SIGN_PREDICATE:
                 self.counts["signatures"] += 1
             elif predicate:
