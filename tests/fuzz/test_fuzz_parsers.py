@@ -216,12 +216,13 @@ KEY_FILES = [
 def test_key_file_loader(data: bytes) -> None:
     import tempfile
 
-    from sigward.keys.signer import load_public_key
+    from sigward.keys.keyref import parse_key_ref
+    from sigward.keys.providers.local import load_public_key
 
     with tempfile.NamedTemporaryFile(suffix=".pem") as f:
         f.write(data)
         f.flush()
-        must_be_clean(load_public_key, f.name, lambda confirm=False: b"wrong-password")
+        must_be_clean(load_public_key, parse_key_ref(f.name), lambda confirm=False: b"wrong-password")
 
 
 @fuzz

@@ -25,7 +25,7 @@ NOTLOG = "--insecure-ignore-tlog=true"
 
 
 def _signer(keys: Any) -> Any:
-    from sigward.keys.signer import load_signer
+    from sigward.keys.providers import load_signer
 
     return load_signer(keys.key, lambda confirm=False: b"test-password")
 
