@@ -83,8 +83,8 @@ class TlogEntry:
     json: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        """protojson of the entry (rekor.proto field order; zero values omitted, except ``logIndex``: the
-        first entry of a log has index 0, and sigstore-python refuses an entry without the field)."""
+        """protojson of the entry (rekor.proto field order; zero values omitted, except the log indexes:
+        sigstore-python refuses an entry or inclusion proof without ``logIndex``, and 0 is a real index)."""
         out: dict[str, Any] = {}
         out["logIndex"] = str(self.log_index)
         out["logId"] = {"keyId": b64encode(self.log_id)}
@@ -95,7 +95,8 @@ class TlogEntry:
             out["inclusionPromise"] = {"signedEntryTimestamp": b64encode(self.signed_entry_timestamp)}
         p = self.inclusion_proof
         if p is not None:
-            proof: dict[str, Any] = {"logIndex": str(p.log_index)}
+            proof: dict[str, Any] = {}
+            proof["logIndex"] = str(p.log_index)
             proof["rootHash"] = b64encode(p.root_hash)
             if p.tree_size:
                 proof["treeSize"] = str(p.tree_size)
