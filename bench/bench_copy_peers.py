@@ -34,6 +34,9 @@ from typing import Any
 from bench.common import MIB, child_env, med, pseudo_random_chunks, python, run_child, table
 
 TOOLS = ("sigward", "skopeo", "crane")
+# Children import sigward from this checkout (PYTHONPATH), whatever the interpreter has installed, so a
+# snapshot of the tree can be measured while the tree changes.
+ENV = child_env(repo_path=True)
 
 
 @dataclass
@@ -123,7 +126,7 @@ class FreshRegistry:
 
 
 def sigward_copy(src: str, dst: str) -> None:
-    run_child([*sigward_cmd(), "copy", src, dst], env=child_env())
+    run_child([*sigward_cmd(), "copy", src, dst], env=ENV)
 
 
 # -- the measurement ---------------------------------------------------------------------------------
@@ -137,7 +140,7 @@ def run_measured(cmd: list[str]) -> tuple[float, int]:
     because the child's peak includes the address space it shared before ``exec``."""
     with tempfile.NamedTemporaryFile(prefix="bench-rss-") as f:
         wrapped = [TIME, "-f", "%M", "-o", f.name, *cmd] if os.path.exists(TIME) else cmd
-        r = run_child(wrapped, env=child_env())
+        r = run_child(wrapped, env=ENV)
         try:
             rss = int(Path(f.name).read_text().split()[-1])
         except (OSError, ValueError, IndexError):
@@ -180,7 +183,7 @@ def startup_rows(work: Path, runs: int) -> list[list[object]]:
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    env = child_env(COSIGN_PASSWORD="bench")
+    env = child_env(repo_path=True, COSIGN_PASSWORD="bench")
     sw = sigward_cmd()
     run_child([*sw, "generate-key-pair", "--output-key-prefix", str(work / "cosign")], env=env, cwd=work)
     out = run_child([*sw, "demo-image", f"oci:{work / 'signed'}:hello"], env=env).stdout.strip()
@@ -209,7 +212,7 @@ def startup_rows(work: Path, runs: int) -> list[list[object]]:
         a: list[float] = []
         b: list[float] = []
         for i in range(max(runs, 10) + 1):
-            ta, tb = run_child(cmd, env=child_env()).seconds, run_child(base, env=child_env()).seconds
+            ta, tb = run_child(cmd, env=ENV).seconds, run_child(base, env=ENV).seconds
             if i:
                 a.append(ta)
                 b.append(tb)

@@ -187,13 +187,13 @@ def small_rows(b: Bench) -> None:
     src = "bench/small:v1"
     b.measure("resolve tag (new client)", 2, _resolve(False), 10)
     b.measure("resolve tag (warm client)", 1, _resolve(True), 10)
-    b.measure("copy small image reg→reg, new repo (mounts)", 11,
+    b.measure("copy small image reg→reg, new repo (mounts)", 9,
               _copy(src, lambda h: f"{h}/{b.fresh('bench/dst')}:v1"))
-    b.measure("copy small image reg→layout, new layout", 9,
+    b.measure("copy small image reg→layout, new layout", 7,
               _copy(src, lambda h: f"oci:{b.work / b.fresh('layout')}:v1"))
-    b.measure("copy small image reg→reg, all present (d)", 8,
+    b.measure("copy small image reg→reg, all present (d)", 6,
               _copy(src, lambda h: f"{h}/bench/present:v1", present=True))
-    b.measure("copy small image reg→layout, all present (d)", 7,
+    b.measure("copy small image reg→layout, all present (d)", 5,
               _copy(src, lambda h: f"oci:{b.work / 'present-layout'}:v1", present=True))
 
 
@@ -216,12 +216,12 @@ def big_rows(b: Bench, size: int) -> list[list[object]]:
         f"{secs(push['digest_seconds'])} not in time)", push,
         "9 (streamed PATCH)" if streamed else "8")
     r = _child(["--child-copy", f"{host}/bench/big:v1", f"oci:{lay}:v1"])
-    row("copy big image reg→layout", r, "9")
+    row("copy big image reg→layout", r, "7")
     r = _child(["--child-copy", f"oci:{lay}:v1", f"{host}/bench/big2:v1"])
     row("copy big image layout→reg (new repo, no mount from a layout)", r,
         "10 (streamed PATCH)" if streamed else "9")
     r = _child(["--child-copy", f"{host}/bench/big:v1", f"oci:{lay}:v1"])
-    row("copy big image reg→layout, all present (d)", r, "7")
+    row("copy big image reg→layout, all present (d)", r, "5")
     r = _child(["--child-copy", f"oci:{lay}:v1", f"{host}/bench/big2:v1"])
     row("copy big image layout→reg, all present (d)", r, "2")
     shutil.rmtree(lay, ignore_errors=True)

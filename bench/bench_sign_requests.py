@@ -90,9 +90,12 @@ def _ops(t: Target, signer: Any, verifier: Any) -> tuple[list[list[object]], lis
         return lambda s: sign_image(s, "v1", signer, options=SignOptions(new_bundle_format=fmt_bundle,
                                                                             created="2026-01-01T00:00:00Z"))
 
+    from sigward.sigstore.policy import Checks, KeyAuthority
+
+    policy = KeyAuthority((verifier,), checks=Checks(ignore_tlog=True))
+
     def verify(new_format: bool) -> Callable[[Any], object]:
-        return lambda s: verify_image(s, "v1", verifier,
-                                      options=VerifyOptions(ignore_tlog=True, new_bundle_format=new_format))
+        return lambda s: verify_image(s, "v1", policy, options=VerifyOptions(new_bundle_format=new_format))
 
     bundle_img, legacy_img = t.new_image(), t.new_image()
     op("sign (bundle)", bundle_img, sign(True))
@@ -115,7 +118,7 @@ def main() -> int:
         run_child([python(), "-m", "sigward", "generate-key-pair", "--output-key-prefix",
                    str(work / "cosign")], env=child_env(COSIGN_PASSWORD="bench"))
         from sigward.cli.common import password_fn
-        from sigward.keys.signer import load_signer, load_verifier
+        from sigward.keys.providers import load_signer, load_verifier
 
         signer = load_signer(str(work / "cosign.key"), password_fn(confirm=False))
         verifier = load_verifier(str(work / "cosign.pub"))

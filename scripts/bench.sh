@@ -53,25 +53,23 @@ EOF
 run bench_registry
 cat >>"$TMP" <<'EOF'
 Counted minimum, per request: one ping (`GET /v2/`: scheme and auth challenge) per registry, not per
-store; a copy from a registry needs the source manifest and attachment discovery as cosign does it
-(three legacy tags `.sig`/`.att`/`.sbom`, then the referrers API, which distribution answers 404, then
-the `sha256-<hex>` fallback tag); a copy to a registry tag needs one HEAD of the destination tag (the
-overwrite check), one cross-repository mount `POST` per blob (a mount answers 201 whether the blob was
-there or not, so a HEAD first is not needed), or HEAD + POST + PUT per blob when bytes must move, and
-one manifest `PUT` *by tag* (a PUT by tag stores the manifest by digest too). When the destination
-tag already names the source digest, the registry guarantees every blob is there: nothing else is
-needed. Chunked uploads add one `PATCH` per 8 MiB chunk from 64 MiB up (a design choice: resumable
-with bounded memory); that is shown separately.
+store; a copy from a registry needs the source manifest and attachment discovery: one tag listing of
+the repository (it tells which `.sig`/`.att`/`.sbom` and `sha256-<hex>` fallback tags exist, so only
+existing ones are fetched) and one referrers API probe, which distribution answers 404, then the
+fallback tag of the first entity (the store remembers the registry has no API). A copy to a registry
+tag needs one HEAD of the destination tag (the overwrite check), one cross-repository mount `POST`
+per blob, or HEAD + POST + PUT per blob when bytes must move, and one manifest `PUT` *by tag* (a PUT by
+tag stores the manifest by digest too). When the destination tag already names the source digest, the
+registry guarantees every blob is there: the copy stops after that HEAD. Blobs from 64 MiB go up as
+POST + one streamed `PATCH` + `PUT` (resumable from the registry's offset), not in 8 MiB chunks.
 
 What dominates / what is not met:
-- Small copies are latency-bound: a dozen round trips, five of them attachment discovery that mostly
-  answers 404.
-- Copy to a registry sends more than the minimum; the "requests seen" column shows where: a blob
-  `HEAD` before each mount (kept: HEAD-before-write is the rule for every blob). (Source and
-  destination on one host share one client and one `GET /v2/` since sigward/transport.py.) With everything
-  present the copy still HEADs every blob and re-PUTs the manifest instead of stopping after the
-  destination tag HEAD. (The root manifest used to be PUT twice, by digest then by tag; now once.)
-- Big copies: time is the byte stream; peak RSS is flat (bounded by one 8 MiB chunk plus the
+- Small copies are latency-bound: a handful of round trips; attachment discovery is one tag listing
+  and one referrers probe instead of four or five probes per entity.
+- Copy to a registry sends a blob `HEAD` before each mount (kept: HEAD-before-write is the rule for
+  every blob). Source and destination on one host share one client and one `GET /v2/`.
+- Big copies: time is the byte stream, hashed once (the source's digest check; the destination does
+  not hash again); peak RSS is flat (one network read or 1 MiB file read per stream plus the
   interpreter), see the peak RSS column.
 
 ## 2. Verify start-up (`bench/bench_verify.py`)

@@ -6,4 +6,7 @@ bash scripts/install.sh
 lint_dirs=(sigward tests examples)
 [ -d bench ] && lint_dirs+=(bench)
 ruff check "${lint_dirs[@]}"
+# Strict typing of the whole package (configuration in pyproject.toml [tool.mypy]); the import-layer
+# contract is tests/test_layers.py.
+python3 -m mypy
 python3 -m pytest -q "$@"

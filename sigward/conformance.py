@@ -55,35 +55,23 @@ def artifact_digest(arg: str) -> bytes:
 
 
 def verify_bundle(args: argparse.Namespace) -> None:
-    from sigward.formats import intoto
-    from sigward.formats.bundle import parse_bundle
     from sigward.ops.keyless import load_trust
-    from sigward.sigstore.identity import IdentityPolicy
-    from sigward.sigstore.verify import verify_bundle as verify
+    from sigward.sigstore.pipeline import BundleCandidate, Target, verify_one
+    from sigward.sigstore.policy import Identity, KeyAuthority, KeylessAuthority, Policy
 
     with open(args.bundle, "rb") as f:
-        b = parse_bundle(f.read())
+        data = f.read()
     root, _ = load_trust(args.trusted_root, staging=args.staging)
-    key = None
-    policy = None
+    policy: Policy
     if args.key:
-        from sigward.keys.signer import load_verifier
+        from sigward.keys.providers import load_verifier
 
-        key = load_verifier(args.key)
+        policy = KeyAuthority((load_verifier(args.key),), root)
     else:
-        policy = IdentityPolicy(identity=args.certificate_identity, issuer=args.certificate_oidc_issuer)
-        policy.require_complete()
+        policy = KeylessAuthority((Identity(subject=args.certificate_identity,
+                                            issuer=args.certificate_oidc_issuer),), root)
     digest = artifact_digest(args.file)
-    verify(b, root=root, key=key, policy=policy, artifact_digest=("sha256", digest))
-    if b.dsse_envelope is not None:
-        from sigward.errors import VerificationError
-        from sigward.oci import mediatypes as mt
-
-        if b.dsse_envelope.payload_type != mt.IN_TOTO:
-            raise VerificationError(f"DSSE payload type is {b.dsse_envelope.payload_type!r}, not in-toto")
-        stmt = intoto.parse_statement(b.dsse_envelope.payload)
-        if not stmt.matches_digest("sha256", digest.hex()):
-            raise VerificationError("no statement subject matches the artifact's sha256 digest")
+    verify_one(policy, BundleCandidate(data), Target(artifact=("sha256", digest)), "blob-any")
 
 
 def sign_bundle(args: argparse.Namespace) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.cli.common import add_registry_flags
 from sigward.cli.flags import add_format_flags, add_go_bool
 from sigward.cli.sigstore_flags import add_signing_flags, add_verification_flags
+
+if TYPE_CHECKING:
+    from sigward.ops.verify import VerifyOptions
+    from sigward.sigstore.policy import Checks, Policy
 
 ATTEST_EPILOG = """\
 examples:
@@ -150,7 +154,7 @@ def run_attest(args: argparse.Namespace) -> int:
     from sigward.cli.common import load_key_signer, open_image, read_input, tag_warning, write_single_bundle
     from sigward.cli.flags import env_bool
     from sigward.cli.sign import source_date_epoch
-    from sigward.cli.sigstore_flags import signing_material
+    from sigward.cli.sigstore_flags import material_from_flags
     from sigward.errors import UsageError
     from sigward.formats import intoto
     from sigward.ops.attest import AttestOptions, attest_image
@@ -159,7 +163,7 @@ def run_attest(args: argparse.Namespace) -> int:
     predicate = read_input(args.predicate)
     if args.no_upload and args.new_bundle_format and not args.bundle and len(args.images) > 1:
         raise UsageError("--no-upload with several images prints one envelope per image; pass one image")
-    signer = signing_material(args, load_key_signer(args))
+    signer = material_from_flags(args, load_key_signer(args))
     opts = AttestOptions(
         type_name=args.type, predicate=predicate, new_bundle_format=args.new_bundle_format,
         upload=not args.no_upload, replace=args.replace,
@@ -187,7 +191,7 @@ def run_attest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verification_options(args: argparse.Namespace) -> tuple[Any, Any]:
+def _verification_options(args: argparse.Namespace) -> tuple[Policy, Checks, VerifyOptions]:
     from sigward.cli.verify import image_verify_options
 
     return image_verify_options(args, check_claims=args.check_claims,
@@ -195,24 +199,26 @@ def _verification_options(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def run_verify_attestation(args: argparse.Namespace) -> int:
-    from sigward.cli.verify import image_identifier, open_verify_target, verification_header
+    from sigward.cli import render
+    from sigward.cli.render import verification_header
+    from sigward.cli.verify import image_identifier, open_verify_target
     from sigward.formats import intoto
     from sigward.ops.attest import verify_attestations
     from sigward.policy import load_policies
 
     intoto.predicate_type_for(args.type)
     policies = load_policies(args.policy)  # before any network: a bad policy is the user's first problem
-    verifier, opts = _verification_options(args)
+    policy, checks, opts = _verification_options(args)
     for text in args.images:
         ref, store, attach = open_verify_target(text, args)
         with store:
             identifier = image_identifier(ref, store, args)
-            result = verify_attestations(store, identifier, verifier, attach_store=attach, options=opts,
+            result = verify_attestations(store, identifier, policy, attach_store=attach, options=opts,
                                          type_name=args.type, policies=policies)
         print(verification_header(ref, check_claims=args.check_claims, annotations=False,
-                                  tlog=not opts.ignore_tlog, key=verifier is not None), file=sys.stderr)
+                                  tlog=not checks.ignore_tlog, key=bool(args.key)), file=sys.stderr)
         for a in result.attestations:
-            sys.stdout.buffer.write(a.output + b"\n")
+            sys.stdout.buffer.write(render.attestation_line(a) + b"\n")
         sys.stdout.flush()
     return 0
 
@@ -221,12 +227,11 @@ def run_attest_blob(args: argparse.Namespace) -> int:
     import os
 
     from sigward.cli.common import load_key_signer, read_input
-    from sigward.cli.sigstore_flags import signing_material
+    from sigward.cli.sigstore_flags import material_from_flags
     from sigward.errors import UsageError
     from sigward.fileio import write_atomic
     from sigward.formats import intoto
-    from sigward.oci import mediatypes as mt
-    from sigward.ops.attest import AttestOptions, attest_blob_statement, sign_legacy_envelope
+    from sigward.ops.attest import AttestOptions, attest_blob, attest_blob_statement
 
     if args.new_bundle_format and not args.bundle:
         raise UsageError("must specify --bundle with --new-bundle-format")
@@ -242,32 +247,27 @@ def run_attest_blob(args: argparse.Namespace) -> int:
             if len(digest_hex) != 64 or any(c not in "0123456789abcdef" for c in digest_hex):
                 raise UsageError("--hash must be a sha256 digest in hex")
         elif args.blob:
+            from sigward.cli.common import blob_source
             from sigward.ops.blob import hash_file
 
-            digest_hex = hash_file(args.blob, "sha256").hex()
+            digest_hex = hash_file(blob_source(args.blob), "sha256").hex()
         else:
             raise UsageError("attest-blob needs the FILE argument (or --hash)")
         name = os.path.basename(args.blob) if args.blob else ""
         opts = AttestOptions(type_name=args.type, predicate=read_input(args.predicate))
         _uri, statement = attest_blob_statement(opts, name, digest_hex)
-    material = signing_material(args, load_key_signer(args))
+    material = material_from_flags(args, load_key_signer(args))
+    signed = attest_blob(material, statement, bundle_format=args.new_bundle_format)
+    if signed.bundle is not None and args.bundle:
+        write_atomic(args.bundle, signed.bundle)
+        print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
     if args.new_bundle_format:
-        _env, bundle = material.sign_dsse(statement, mt.IN_TOTO)
-        write_atomic(args.bundle, bundle)
-        print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
         return 0
-    signed = sign_legacy_envelope(material, statement)
-    if args.bundle:
-        from sigward.formats import blobbundle
-
-        write_atomic(args.bundle, blobbundle.build(signed.data, cert_pem=material.verifier_pem(),
-                                                   rekor_bundle=signed.rekor_bundle))
-        print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
     if args.output_signature:
-        write_atomic(args.output_signature, signed.data)
+        write_atomic(args.output_signature, signed.envelope)
         print(f"Signature written in {args.output_signature}", file=sys.stderr)
     else:
-        sys.stdout.buffer.write(signed.data + b"\n")
+        sys.stdout.buffer.write(signed.envelope + b"\n")
     return 0
 
 
@@ -280,7 +280,7 @@ def run_verify_blob_attestation(args: argparse.Namespace) -> int:
     if not args.bundle and not args.signature:
         raise UsageError("please specify path to the DSSE envelope signature via --signature or --bundle")
     artifact = _blob_artifact(args)
-    verifier, opts = _verification_options(args)
+    policy, _checks, opts = _verification_options(args)
     legacy_bundle = None
     cert_pem = None
     if args.bundle:
@@ -294,8 +294,10 @@ def run_verify_blob_attestation(args: argparse.Namespace) -> int:
             data = decode_envelope_file(data)
     else:
         data = decode_envelope_file(read_input(args.signature))
-    verify_blob_attestation(data, verifier, opts, artifact=artifact, type_name=args.type,
-                            legacy_bundle=legacy_bundle, certificate_pem=cert_pem)
+    verify_blob_attestation(data, policy, artifact=artifact, type_name=args.type,
+                            check_claims=opts.check_claims,
+                            rekor_bundle=legacy_bundle.rekor_bundle if legacy_bundle else None,
+                            certificate_pem=cert_pem)
     print("Verified OK", file=sys.stderr)
     return 0
 
@@ -313,9 +315,10 @@ def _blob_artifact(args: argparse.Namespace) -> tuple[str, bytes] | None:
         m = re.fullmatch(r"(sha256|sha384|sha512):([0-9a-fA-F]+)", args.blob)
         if m and not os.path.exists(args.blob):
             return m.group(1), _hex(m.group(2))
+        from sigward.cli.common import blob_source
         from sigward.ops.blob import hash_file
 
-        return "sha256", hash_file(args.blob, "sha256")
+        return "sha256", hash_file(blob_source(args.blob), "sha256")
     if args.digest:
         return args.digest_alg, _hex(args.digest)
     raise UsageError("give the blob (FILE or sha256:<hex>) or --digest to check the statement's subject "

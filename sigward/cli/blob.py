@@ -56,26 +56,27 @@ def register(sub: Any) -> None:
 
 
 def run_sign(args: argparse.Namespace) -> int:
-    from sigward.cli.common import password_fn, pin_prompt
-    from sigward.cli.sigstore_flags import signing_material
+    from sigward.cli.common import blob_source, password_fn, pin_prompt
+    from sigward.cli.sigstore_flags import material_from_flags
     from sigward.errors import UsageError
 
     if args.new_bundle_format and not args.bundle:
         raise UsageError("must specify --bundle with --new-bundle-format")
     from sigward.fileio import write_atomic
-    from sigward.keys.signer import load_signer
+    from sigward.keys.providers import load_signer
     from sigward.ops import blob
 
     if args.key:
         passwords = password_fn(confirm=False)
+        source = blob_source(args.blob)
         sig, signer = blob.load_and_sign_blob(
-            args.blob, lambda: load_signer(args.key, passwords, pin_prompt=pin_prompt()))
-        material = signing_material(args, signer)
+            source, lambda: load_signer(args.key, passwords, pin_prompt=pin_prompt()))
+        material = material_from_flags(args, signer)
     else:
-        material = signing_material(args, None)
-        sig = blob.sign_blob(args.blob, material.signer)
+        material = material_from_flags(args, None)
+        sig = blob.sign_blob(blob_source(args.blob), material.signer)
     if args.new_bundle_format:
-        write_atomic(args.bundle, material.digest_bundle(sig.digest, sig.hash_name, sig.signature))
+        write_atomic(args.bundle, blob.signature_bundle(sig, material))
         print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
         return 0
     import base64
@@ -95,24 +96,21 @@ def run_sign(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from sigward.cli.common import password_fn, read_input
-    from sigward.cli.sigstore_flags import verification_setup
+    from sigward.cli.common import blob_source, password_fn, read_input
+    from sigward.cli.sigstore_flags import verification_policy
     from sigward.errors import UsageError
-    from sigward.ops.verify import VerifyOptions
 
     if not args.bundle and not args.signature:
         raise UsageError("either --bundle or --signature must be given")
     from sigward.formats import bundle as bundle_fmt
     from sigward.ops import blob
 
-    key, policy, root, checks = verification_setup(args, password_fn=password_fn(confirm=False))
-    opts = VerifyOptions(ignore_tlog=checks.ignore_tlog, ignore_sct=checks.ignore_sct,
-                         use_signed_timestamps=checks.use_signed_timestamps, policy=policy, root=root)
+    policy, _checks = verification_policy(args, password_fn=password_fn(confirm=False))
     cert_pem = read_input(args.certificate) if args.certificate else None
     if args.bundle:
         data = read_input(args.bundle)
         if bundle_fmt.is_bundle(data):
-            blob.verify_blob_bundle(args.blob, data, key, opts)
+            blob.verify_blob_bundle(blob_source(args.blob), data, policy)
         else:
             from sigward.formats import blobbundle
 
@@ -120,9 +118,10 @@ def run_verify(args: argparse.Namespace) -> int:
             sig_b64 = lb.base64_signature.encode()
             if args.signature:
                 sig_b64 = read_input(args.signature)
-            blob.verify_blob_signature(args.blob, sig_b64, key, opts, certificate_pem=cert_pem or lb.cert_pem,
-                                       rekor_bundle=lb.rekor_bundle)
+            blob.verify_blob_signature(blob_source(args.blob), sig_b64, policy,
+                                       certificate_pem=cert_pem or lb.cert_pem, rekor_bundle=lb.rekor_bundle)
     else:
-        blob.verify_blob_signature(args.blob, read_input(args.signature), key, opts, certificate_pem=cert_pem)
+        blob.verify_blob_signature(blob_source(args.blob), read_input(args.signature), policy,
+                                   certificate_pem=cert_pem)
     print("Verified OK", file=sys.stderr)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import Any, BinaryIO
 
 from sigward.cli.flags import add_go_bool
 
@@ -47,7 +47,14 @@ def open_image(text: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
     ref = parse_reference(text)
     opts = store_options(args)
     store = open_store(ref, opts)
-    return ref, store, attachment_store(ref, opts, image_store=store)
+    return ref, store, attachment_store(ref, opts, image_store=store, override=repository_override())
+
+
+def repository_override() -> str | None:
+    """``COSIGN_REPOSITORY``: where attached artifacts (signatures, attestations, SBOMs) live."""
+    from sigward.ops.attached import REPO_OVERRIDE_ENV
+
+    return os.environ.get(REPO_OVERRIDE_ENV) or None
 
 
 def password_fn(confirm: bool = False) -> Any:
@@ -57,7 +64,7 @@ def password_fn(confirm: bool = False) -> Any:
     """
 
     def read(confirm_again: bool = confirm) -> bytes:
-        from sigward.keys.password import read_password
+        from sigward.cli.password import read_password
 
         return read_password(confirm=confirm_again)
 
@@ -74,6 +81,13 @@ def tag_warning(ref: Any, verb: str) -> str | None:
         "    digest (example.com/ubuntu@sha256:abc123...) rather than tag\n"
         "    (example.com/ubuntu:latest) for the input to sigward."
     )
+
+
+def blob_source(path: str) -> str | BinaryIO:
+    """What ops read a blob from: the path, or stdin for ``-`` (ops never touch stdin themselves)."""
+    import sys
+
+    return sys.stdin.buffer if path == "-" else path
 
 
 def read_input(path: str) -> bytes:
@@ -95,7 +109,7 @@ def load_key_signer(args: argparse.Namespace) -> Any:
     """The ``--key`` signer, or None for keyless signing."""
     if not getattr(args, "key", None):
         return None
-    from sigward.keys.signer import load_signer
+    from sigward.keys.providers import load_signer
 
     return load_signer(args.key, password_fn(confirm=False), pin_prompt=pin_prompt())
 
@@ -104,9 +118,15 @@ def pin_prompt() -> Any:
     """The terminal PIN prompt for ``pkcs11:`` keys (imported only when a token asks for a PIN)."""
 
     def ask(message: str) -> str:
-        from sigward.keys.remote.pkcs11 import terminal_pin_prompt
+        """The CLI's PIN prompt (stderr, no echo); only when stdin is a terminal."""
+        import sys
 
-        return terminal_pin_prompt(message)
+        from sigward.cli.password import _prompt
+        from sigward.keys.remote.base import key_error
+
+        if sys.stdin is None or not sys.stdin.isatty():
+            raise key_error("pkcs11:", "the token needs a PIN: set COSIGN_PKCS11_PIN or pin-value")
+        return _prompt(message, sys.stdin, sys.stderr).decode("utf-8")
 
     return ask
 

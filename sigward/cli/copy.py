@@ -42,7 +42,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sigward.cli.common import store_options
+    from sigward.cli.common import repository_override, store_options
     from sigward.cli.progress import human_bytes, terminal_progress
     from sigward.errors import UsageError
     from sigward.oci import digest as _digest
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         dst_tag = src_ref.tag
     opts = store_options(args)
     with open_store(src_ref, opts) as src, open_store(dst_ref, opts) as dst:
-        src_attach = attachment_store(src_ref, opts, image_store=src)
+        src_attach = attachment_store(src_ref, opts, image_store=src, override=repository_override())
         try:
             plan = plan_copy(src, src_ref.identifier, dst, dst_tag, src_attach=src_attach,
                              only=only, force=args.force, platform=args.platform or None)

@@ -132,7 +132,8 @@ def run_build(args: argparse.Namespace) -> int:
     from sigward.cli.common import open_image, store_options
     from sigward.cli.flags import parse_annotations
     from sigward.cli.progress import human_bytes, terminal_progress
-    from sigward.cli.verify import image_verify_options, verification_header
+    from sigward.cli.render import verification_header
+    from sigward.cli.verify import image_verify_options
     from sigward.errors import UsageError
     from sigward.oci.reference import parse_reference, validate_tag
     from sigward.oci.store import open_store
@@ -157,15 +158,15 @@ def run_build(args: argparse.Namespace) -> int:
         raise UsageError("cannot specify both --base-key and --certificate-identity or "
                          "--certificate-identity-regexp")
     annotations = parse_annotations(args.base_annotation)
-    verifier, vopts = image_verify_options(args, annotations=annotations)
+    policy, checks, vopts = image_verify_options(args, annotations=annotations)
     _, base_store, attach = open_image(args.base, args)
     try:
         with base_store:
             assert base_ref.digest is not None
-            verified = verify_base(base_store, base_ref.digest, verifier, options=vopts, attach_store=attach,
+            verified = verify_base(base_store, base_ref.digest, policy, options=vopts, attach_store=attach,
                                    display_name=str(base_ref))
             print(verification_header(base_ref, check_claims=True, annotations=bool(annotations),
-                                      tlog=not vopts.ignore_tlog, key=verifier is not None), file=sys.stderr)
+                                      tlog=not checks.ignore_tlog, key=bool(args.key)), file=sys.stderr)
             with plan_build(verified, base_store, options) as plan, \
                     open_store(target_ref, store_options(args)) as target, \
                     terminal_progress(plan.total_bytes, "pushing") as bar:

@@ -56,7 +56,7 @@ def register(sub: Any) -> None:
 
 
 def run_tree(args: argparse.Namespace) -> int:
-    from sigward.cli.common import store_options
+    from sigward.cli.common import repository_override, store_options
     from sigward.oci.reference import parse_reference
     from sigward.oci.store import open_store
     from sigward.ops.attached import attachment_store
@@ -65,7 +65,7 @@ def run_tree(args: argparse.Namespace) -> int:
     ref = parse_reference(args.image)
     opts = store_options(args)
     with open_store(ref, opts) as store:
-        attach = attachment_store(ref, opts, image_store=store)
+        attach = attachment_store(ref, opts, image_store=store, override=repository_override())
         try:
             sections = tree_sections(store, ref.identifier, attach)
         finally:
@@ -77,7 +77,7 @@ def run_tree(args: argparse.Namespace) -> int:
 
 
 def run_triangulate(args: argparse.Namespace) -> int:
-    from sigward.cli.common import store_options
+    from sigward.cli.common import repository_override, store_options
     from sigward.oci.reference import parse_reference
     from sigward.oci.store import open_store
     from sigward.ops.attached import attachment_store
@@ -88,7 +88,7 @@ def run_triangulate(args: argparse.Namespace) -> int:
     ref = parse_reference(args.image)
     opts = store_options(args)
     with open_store(ref, opts) as store:
-        attach = attachment_store(ref, opts, image_store=store)
+        attach = attachment_store(ref, opts, image_store=store, override=repository_override())
         try:
             print(triangulate(store, ref.identifier, args.type, attach))
         finally:

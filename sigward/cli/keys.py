@@ -77,10 +77,10 @@ def _generate(args: argparse.Namespace) -> int:
         raise UsageError("--output-key-prefix must not be empty")
     _confirm_overwrite(f"{args.output_key_prefix}.key", args.yes)
 
+    from sigward.cli.password import read_password
     from sigward.keys.algorithms import generate_private_key
     from sigward.keys.encrypted import encrypt_private_key
-    from sigward.keys.password import read_password
-    from sigward.keys.signer import public_key_pem
+    from sigward.keys.keytypes import public_key_pem
 
     password = read_password(True)
     key = generate_private_key("ecdsa-sha2-256-nistp256")  # cosign always generates P-256 here
@@ -91,8 +91,8 @@ def _generate(args: argparse.Namespace) -> int:
 def _generate_kms(args: argparse.Namespace) -> int:
     """cosign: create the key in the KMS (or reuse the existing one) and write only ``<prefix>.pub``."""
     from sigward.keys.files import write_files_atomically
+    from sigward.keys.keytypes import public_key_pem
     from sigward.keys.remote.dispatch import create_kms_key
-    from sigward.keys.signer import public_key_pem
 
     pem_bytes = public_key_pem(create_kms_key(args.kms))
     pub_path = f"{args.output_key_prefix or 'cosign'}.pub"
@@ -108,12 +108,12 @@ def _generate_remote(args: argparse.Namespace) -> int:
     ref = parse_key_ref(args.key_url)
     if ref.kind != "k8s":
         raise not_supported(ref)
+    from sigward.cli.password import read_password
     from sigward.keys.algorithms import generate_private_key
     from sigward.keys.encrypted import encrypt_private_key
     from sigward.keys.files import write_files_atomically
-    from sigward.keys.password import read_password
+    from sigward.keys.keytypes import public_key_pem
     from sigward.keys.remote import k8s
-    from sigward.keys.signer import public_key_pem
 
     k8s.parse(args.key_url)  # a malformed reference fails before a password is asked
     password = read_password(True)
@@ -130,9 +130,9 @@ def _generate_remote(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     if not args.output_key_prefix:
         raise UsageError("--output-key-prefix must not be empty")
+    from sigward.cli.password import read_password
     from sigward.keys.importing import import_key_pair, parse_import_key
     from sigward.keys.keyref import KeyRef
-    from sigward.keys.password import read_password
 
     raw = KeyRef("file", args.key, args.key).read()
     try:
@@ -150,15 +150,16 @@ def _public_key(args: argparse.Namespace) -> int:
         raise KeyFileError("hardware security keys (--sk) are not supported yet")
     if not args.key:
         raise UsageError("--key is required")
+    from sigward.cli.password import read_password
     from sigward.keys.keyref import parse_key_ref
-    from sigward.keys.password import read_password
-    from sigward.keys.signer import load_private_key, load_public_key, public_key_pem
+    from sigward.keys.keytypes import public_key_pem
+    from sigward.keys.providers import load_signer, load_verifier
 
     ref = parse_key_ref(args.key)
     if ref.kind in ("file", "env"):
-        data = public_key_pem(load_private_key(ref, read_password).public_key())
+        data = public_key_pem(load_signer(ref, read_password).public_key)
     else:  # a key in a KMS, token or secret: its public half, no PIN or password needed
-        data = public_key_pem(load_public_key(ref))
+        data = public_key_pem(load_verifier(ref).public_key)
     if not args.outfile:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()

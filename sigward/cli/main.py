@@ -133,7 +133,9 @@ def main(argv: list[str] | None = None) -> int:
         rc = func(args)
         return int(rc or 0)
     except SigwardError as e:
-        sys.stderr.write(f"Error: {e}\n")
+        from sigward.cli.errors import cli_message
+
+        sys.stderr.write(f"Error: {cli_message(e)}\n")
         return e.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("Error: interrupted\n")

@@ -49,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
 
     from sigward.cli.common import load_key_signer, open_image, tag_warning, write_single_bundle
     from sigward.cli.flags import env_bool, parse_annotations
-    from sigward.cli.sigstore_flags import signing_material
+    from sigward.cli.sigstore_flags import material_from_flags
     from sigward.errors import UsageError
     from sigward.ops.sign import SignOptions, SignResult, sign_image
 
-    signer = signing_material(args, load_key_signer(args))
+    signer = material_from_flags(args, load_key_signer(args))
     opts = SignOptions(
         annotations=parse_annotations(args.annotations),
         new_bundle_format=args.new_bundle_format,

@@ -5,9 +5,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.cli.flags import add_go_bool
+
+if TYPE_CHECKING:
+    from sigward.keys.interfaces import PasswordFn, Signer
+    from sigward.sigstore.policy import Checks, Identity, Policy
+    from sigward.sigstore.signing import SigningMaterial
+    from sigward.sigstore.trust import TrustedRoot
 
 PUBLIC_OIDC_ISSUER = "https://oauth2.sigstore.dev/auth"
 
@@ -70,59 +76,72 @@ def add_verification_flags(p: argparse.ArgumentParser | Any, *, key_flags: bool 
         g.add_argument(hidden, help=argparse.SUPPRESS)
 
 
-def identity_policy(args: argparse.Namespace) -> Any:
-    from sigward.sigstore.identity import IdentityPolicy
+def identity(args: argparse.Namespace) -> Identity:
+    """The keyless identity from cosign's flags; cosign's wording when a required one is missing."""
+    from sigward.errors import UsageError
+    from sigward.sigstore.policy import Identity, InvalidPatternError
 
+    if args.certificate_identity is None and args.certificate_identity_regexp is None:
+        raise UsageError("--certificate-identity or --certificate-identity-regexp is required for "
+                         "verification in keyless mode")
+    if args.certificate_oidc_issuer is None and args.certificate_oidc_issuer_regexp is None:
+        raise UsageError("--certificate-oidc-issuer or --certificate-oidc-issuer-regexp is required for "
+                         "verification in keyless mode")
     github = tuple((n, getattr(args, f"certificate_github_workflow_{n}"))
                    for n in ("trigger", "sha", "name", "repository", "ref")
                    if getattr(args, f"certificate_github_workflow_{n}", None))
-    return IdentityPolicy(
-        identity=args.certificate_identity, identity_regexp=args.certificate_identity_regexp,
-        issuer=args.certificate_oidc_issuer, issuer_regexp=args.certificate_oidc_issuer_regexp,
-        github=github,
-    )
+    try:
+        return Identity(
+            subject=args.certificate_identity, subject_regexp=args.certificate_identity_regexp,
+            issuer=args.certificate_oidc_issuer, issuer_regexp=args.certificate_oidc_issuer_regexp,
+            github=github,
+        )
+    except InvalidPatternError as e:
+        flag = {"subject_regexp": "--certificate-identity-regexp",
+                "issuer_regexp": "--certificate-oidc-issuer-regexp"}[e.field]
+        raise UsageError(f"{flag}: invalid regular expression {e.pattern!r}: {e.reason}") from None
 
 
-def check_options(args: argparse.Namespace) -> Any:
-    from sigward.sigstore.verify import CheckOptions
+def checks(args: argparse.Namespace) -> Checks:
+    from sigward.sigstore.policy import Checks
 
-    return CheckOptions(ignore_tlog=args.insecure_ignore_tlog or args.private_infrastructure,
-                        ignore_sct=args.insecure_ignore_sct, use_signed_timestamps=args.use_signed_timestamps)
+    return Checks(ignore_tlog=args.insecure_ignore_tlog or args.private_infrastructure,
+                  ignore_sct=args.insecure_ignore_sct, use_signed_timestamps=args.use_signed_timestamps)
 
 
-def verification_setup(args: argparse.Namespace, *, password_fn: Any) -> tuple[Any, Any, Any, Any]:
-    """(key verifier or None, identity policy or None, trusted root or None, check options).
+def verification_policy(args: argparse.Namespace, *, password_fn: PasswordFn) -> tuple[Policy, Checks]:
+    """The authority cosign's verification flags describe, and its checks.
 
     Follows cosign's argument checks (cosign-wire-formats.md §4.1): ``--key`` excludes identity flags;
     keyless needs an identity and an issuer. The trusted root is loaded only when something needs it:
     key-based with ``--insecure-ignore-tlog`` and no timestamps never touches TUF (cosign does the same).
     """
     from sigward.errors import UsageError
+    from sigward.sigstore.policy import KeyAuthority, KeylessAuthority
 
     legacy_flags = ("certificate_chain", "ca_roots", "ca_intermediates", "timestamp_certificate_chain", "sct")
     unsupported = [f for f in legacy_flags if getattr(args, f, None)]
     if unsupported:
         raise UsageError(f"--{unsupported[0].replace('_', '-')} is not supported; pass --trusted-root with "
                          "the CA, log and TSA material instead")
-    opts = check_options(args)
-    key = None
-    policy = None
+    opts = checks(args)
     if args.key:
         if args.certificate_identity or args.certificate_identity_regexp:
             raise UsageError("cannot specify both --key and --certificate-identity or "
                              "--certificate-identity-regexp")
-        from sigward.keys.signer import load_verifier
+        from sigward.keys.providers import load_verifier
 
         key = load_verifier(args.key, password_fn)
-    else:
-        policy = identity_policy(args)
-        policy.require_complete()
-    root = None
-    if key is None or not opts.ignore_tlog or opts.use_signed_timestamps:
-        from sigward.ops.keyless import load_trust
+        root = _trust_root(args) if not opts.ignore_tlog or opts.use_signed_timestamps else None
+        return KeyAuthority((key,), root, opts), opts
+    ident = identity(args)
+    return KeylessAuthority((ident,), _trust_root(args), opts), opts
 
-        root = load_trust(args.trusted_root, offline=args.offline)[0]
-    return key, policy, root, opts
+
+def _trust_root(args: argparse.Namespace) -> TrustedRoot:
+    from sigward.ops.keyless import load_trust
+
+    return load_trust(args.trusted_root, offline=args.offline)[0]
 
 
 def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None) -> Any:
@@ -141,6 +160,8 @@ def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None
         auth_flow=args.fulcio_auth_flow or None,
         skip_confirmation=args.yes,
         interactive=tty,
+        confirm=None if args.yes or not tty else _confirm,
+        notify=_notify,
     )
     return KeylessOptions(
         identity=identity,
@@ -155,13 +176,18 @@ def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None
     )
 
 
-def _confirm(question: str) -> bool:
-    print(question, end="", file=sys.stderr, flush=True)
+def _confirm(prompt: str) -> bool:
+    print(prompt, end="", file=sys.stderr, flush=True)
     return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
-def signing_material(args: argparse.Namespace, signer: Any | None) -> Any:
-    """The SigningMaterial for a command: ``signer`` is the loaded ``--key`` signer, or None (keyless)."""
+def _notify(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def material_from_flags(args: argparse.Namespace, signer: Signer | None) -> SigningMaterial:
+    """The SigningMaterial for a command: ``signer`` is the loaded ``--key`` signer, or None (keyless);
+    ``--output-certificate`` is written here."""
     from sigward.ops.keyless import signing_material as build
 
     material = build(signer, keyless_options(args))

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.cli.common import add_registry_flags
 from sigward.cli.flags import add_annotations, add_go_bool
+from sigward.cli.render import verification_header
 from sigward.cli.sigstore_flags import add_verification_flags
+
+if TYPE_CHECKING:
+    from sigward.ops.verify import VerifyOptions
+    from sigward.sigstore.policy import Checks, Policy
 
 EPILOG = """\
 examples:
@@ -58,7 +63,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sigward import gojson
+    from sigward.cli import render
     from sigward.cli.flags import parse_annotations
     from sigward.errors import UsageError
     from sigward.ops.verify import verify_image
@@ -66,74 +71,35 @@ def run(args: argparse.Namespace) -> int:
     if args.certificate:
         raise UsageError("--certificate is not supported for images; signatures carry their certificate")
     annotations = parse_annotations(args.annotations)
-    verifier, opts = image_verify_options(args, annotations=annotations, check_claims=args.check_claims,
-                                          new_bundle_format=args.new_bundle_format)
+    policy, checks, opts = image_verify_options(args, annotations=annotations, check_claims=args.check_claims,
+                                                new_bundle_format=args.new_bundle_format)
     for text in args.images:
         ref, store, attach = open_verify_target(text, args)
         with store:
             identifier = image_identifier(ref, store, args)
-            result = verify_image(store, identifier, verifier, attach_store=attach, options=opts,
-                                  display_name=str(ref))
+            result = verify_image(store, identifier, policy, attach_store=attach, options=opts)
         print(verification_header(ref, check_claims=args.check_claims, annotations=bool(annotations),
-                                  tlog=not opts.ignore_tlog, key=verifier is not None), file=sys.stderr)
+                                  tlog=not checks.ignore_tlog, key=bool(args.key)), file=sys.stderr)
         if args.output == "text":
             for s in result.signatures:
                 sys.stdout.write(s.payload.decode("utf-8", "replace") + "\n")
         else:
-            objs = [_simple_container_image(s.output) for s in result.signatures]
-            sys.stdout.write("\n" + gojson.marshal(objs).decode() + "\n")
+            sys.stdout.write("\n" + render.signatures_json(result.signatures, str(ref), result.digest) + "\n")
         sys.stdout.flush()
     return 0
 
 
-def image_verify_options(args: argparse.Namespace, **extra: Any) -> tuple[Any, Any]:
-    """(key verifier or None, VerifyOptions) from the verification flags, for every command that verifies
+def image_verify_options(args: argparse.Namespace, **extra: Any) -> tuple[Policy, Checks, VerifyOptions]:
+    """(policy, its checks, VerifyOptions) from the verification flags, for every command that verifies
     an image (verify, verify-attestation, image build); warns when the log check is switched off."""
     from sigward.cli.common import password_fn
-    from sigward.cli.sigstore_flags import verification_setup
+    from sigward.cli.sigstore_flags import verification_policy
     from sigward.ops.verify import VerifyOptions
 
-    verifier, policy, root, checks = verification_setup(args, password_fn=password_fn(confirm=False))
+    policy, checks = verification_policy(args, password_fn=password_fn(confirm=False))
     if checks.ignore_tlog:
         print(WARN_TLOG, file=sys.stderr)
-    opts = VerifyOptions(ignore_tlog=checks.ignore_tlog, ignore_sct=checks.ignore_sct,
-                         use_signed_timestamps=checks.use_signed_timestamps, policy=policy, root=root,
-                         **extra)
-    return verifier, opts
-
-
-def verification_header(ref: Any, *, check_claims: bool, annotations: bool, tlog: bool, key: bool) -> str:
-    """cosign's ``PrintVerificationHeader``: the checks made, never one that was skipped."""
-    lines = ["", f"Verification for {ref} --",
-             "The following checks were performed on each of these signatures:"]
-    if check_claims:
-        lines.append("  - The cosign claims were validated")
-    if annotations:
-        lines.append("  - The specified annotations were verified.")
-    if tlog:
-        lines.append("  - Existence of the claims in the transparency log was verified offline")
-    if key:
-        lines.append("  - The signatures were verified against the specified public key")
-    else:
-        lines.append("  - The code-signing certificate was verified using trusted certificate authority "
-                     "certificates")
-    return "\n".join(lines)
-
-
-def _simple_container_image(obj: dict[str, Any]) -> dict[str, Any]:
-    """cosign's SimpleContainerImage struct order; ``optional`` is a Go map (sorted keys, or null)."""
-    from sigward import gojson
-
-    crit = obj.get("critical") or {}
-    opt = obj.get("optional")
-    return {
-        "critical": {
-            "identity": {"docker-reference": (crit.get("identity") or {}).get("docker-reference", "")},
-            "image": {"docker-manifest-digest": (crit.get("image") or {}).get("docker-manifest-digest", "")},
-            "type": crit.get("type", ""),
-        },
-        "optional": gojson.sorted_map(opt) if isinstance(opt, dict) else None,
-    }
+    return policy, checks, VerifyOptions(**extra)
 
 
 def open_verify_target(text: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:

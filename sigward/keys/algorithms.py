@@ -8,6 +8,7 @@ One table keeps them consistent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sigward.errors import KeyFileError, UsageError
@@ -85,8 +86,9 @@ def generate_private_key(algorithm_flag_name: str = DEFAULT_FLAG) -> PrivateKey:
 
     a = algorithm_for_flag(algorithm_flag_name)
     if a.kind == "ecdsa":
-        curve = {"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1, "secp521r1": ec.SECP521R1}[
-            str(a.param)]
+        curves: dict[str, Callable[[], ec.EllipticCurve]] = {
+            "secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1, "secp521r1": ec.SECP521R1}
+        curve = curves[str(a.param)]
         assert str(a.param) in EC_CURVES
         return ec.generate_private_key(curve())
     if a.kind == "rsa":

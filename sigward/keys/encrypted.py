@@ -52,7 +52,9 @@ def encrypt(plaintext: bytes, password: bytes, *, n: int = WRITE_SCRYPT_N) -> by
     nonce = os.urandom(_NONCE_LEN)
     key = _scrypt(password, salt, n, 8, 1)
     sealed = SecretBox(key).encrypt(plaintext, nonce).ciphertext  # tag || body, as Go's secretbox.Seal
-    b64 = lambda b: base64.b64encode(b).decode("ascii")  # noqa: E731
+    def b64(b: bytes) -> str:
+        return base64.b64encode(b).decode("ascii")
+
     # Field order is go-securesystemslib's struct order; gojson keeps dict order.
     return gojson.marshal({
         "kdf": {"name": "scrypt", "params": {"N": n, "r": 8, "p": 1}, "salt": b64(salt)},

@@ -10,6 +10,8 @@ working; the DER shape is checked first because ``cryptography`` would load a PK
 
 from __future__ import annotations
 
+from typing import Any
+
 from sigward.errors import KeyFileError
 from sigward.keys import pem
 from sigward.keys.encrypted import _der_private_key_kind, encrypt_private_key
@@ -37,8 +39,9 @@ def validate_rsa(key: object) -> None:
     """
     import math
 
-    pub = key.public_key() if hasattr(key, "private_numbers") else key
-    nums = pub.public_numbers()  # type: ignore[attr-defined]
+    k: Any = key
+    pub: Any = k.public_key() if hasattr(k, "private_numbers") else k
+    nums = pub.public_numbers()
     bits = nums.n.bit_length()
     if bits not in _RSA_SIZES:
         raise KeyFileError(f"error validating rsa key: key size not supported: {bits}")
@@ -119,7 +122,7 @@ def parse_import_key(raw: bytes) -> PrivateKey:
 
 def import_key_pair(raw: bytes, password: bytes, source: str) -> tuple[bytes, bytes]:
     """(encrypted private key PEM, public key PEM) for the key in ``raw``; errors name ``source``."""
-    from sigward.keys.signer import public_key_pem
+    from sigward.keys.keytypes import public_key_pem
 
     try:
         key = parse_import_key(raw)

@@ -10,12 +10,16 @@ Only typing-level imports of ``cryptography`` happen at module level; the checks
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import TYPE_CHECKING
 
 from sigward.errors import KeyFileError
+from sigward.keys import pem
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
     PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
     PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -64,3 +68,19 @@ def default_hash(key: object) -> str:
     if kind == "rsa":
         return "sha256"
     return "sha512"
+
+
+def public_key_pem(pub: PublicKey) -> bytes:
+    """PKIX ``PUBLIC KEY`` PEM exactly as Go writes it (64-char lines, trailing newline)."""
+    return pem.encode("PUBLIC KEY", public_key_der(pub))
+
+
+def public_key_der(pub: PublicKey | CertificatePublicKeyTypes) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def public_key_hint(pub: PublicKey) -> str:
+    """The Sigstore bundle key hint: standard base64 of SHA-256 over the PKIX DER."""
+    return base64.b64encode(hashlib.sha256(public_key_der(pub)).digest()).decode("ascii")

@@ -16,6 +16,7 @@ Contract for implementers:
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -180,6 +181,11 @@ class Store(ABC):
 
         For callers that must not start writing what they cannot finish (the buildpacks signer phase).
         """
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """A block whose manifest writes may be applied together at its end (a layout writes index.json
+        once); nothing is promised about visibility before the block ends. Default: no batching."""
+        return contextlib.nullcontext()
 
     def close(self) -> None:  # noqa: B027 - optional hook, most stores hold nothing
         """Release connections; stores are also context managers."""

@@ -7,7 +7,6 @@ which is why every function takes an ``attach_store`` separate from the image's 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 from sigward.errors import NotFoundError
@@ -73,12 +72,13 @@ def find_attached(
     return found
 
 
-def attachment_reference(ref: AnyReference) -> AnyReference:
-    """The repository attached artifacts of ``ref`` live in: ``COSIGN_REPOSITORY`` if set, else ``ref``'s.
+def attachment_reference(ref: AnyReference, override: str | None = None) -> AnyReference:
+    """The repository attached artifacts of ``ref`` live in: ``override`` (the CLI passes
+    ``COSIGN_REPOSITORY``) if given, else ``ref``'s.
 
     cosign accepts only a registry repository there; ``oci:PATH`` is also accepted (a sigward extension).
     """
-    override = os.environ.get(REPO_OVERRIDE_ENV, "").strip()
+    override = (override or "").strip()
     if not override:
         return ref
     if override.startswith("oci:"):
@@ -89,9 +89,9 @@ def attachment_reference(ref: AnyReference) -> AnyReference:
 
 
 def attachment_store(ref: AnyReference, options: StoreOptions | None = None,
-                     image_store: Store | None = None) -> Store:
+                     image_store: Store | None = None, override: str | None = None) -> Store:
     """Open the store for attached artifacts; reuses ``image_store`` when there is no override."""
-    target = attachment_reference(ref)
+    target = attachment_reference(ref, override)
     if target is ref and image_store is not None:
         return image_store
     return open_store(target, options)

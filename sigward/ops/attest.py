@@ -18,13 +18,20 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.errors import NotFoundError, SigwardError, UsageError, VerificationError
 from sigward.formats import dsse, intoto
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor, Manifest
 from sigward.oci.store import Store
+
+if TYPE_CHECKING:
+    from sigward.formats.rekorbundle import RekorBundle
+    from sigward.ops.verify import VerifyOptions
+    from sigward.sigstore.pipeline import Format, VerifiedSignature
+    from sigward.sigstore.policy import Policy
+    from sigward.sigstore.signing import SigningMaterial
 
 # cosign's experimental OCI 1.1 attachment types (internal/pkg/oci/remote/remote.go).
 SBOM_ARTIFACT_TYPE = "application/vnd.dev.cosign.artifact.sbom.v1+json"
@@ -119,7 +126,7 @@ class LegacyEnvelope:
 def sign_legacy_envelope(material: Any, statement: bytes) -> LegacyEnvelope:
     """Sign ``statement`` as cosign's legacy attest does: a ``dsse`` log entry over the envelope bytes,
     the RFC 3161 timestamp over the same bytes, certificate and chain annotations when keyless."""
-    sig = material.sign(dsse.pae(mt.IN_TOTO, statement))
+    sig = material.signer.sign(dsse.pae(mt.IN_TOTO, statement))
     env = dsse.Envelope(statement, mt.IN_TOTO, (dsse.Signature(sig),))
     data = dsse.marshal(env)  # the byte layout SigningMaterial.log_envelope submits
     extra = material.legacy_annotations(data, material.log_envelope(env))
@@ -174,141 +181,57 @@ def _without_predicate(dest: Store, tag: str, existing: Manifest, config: bytes 
 
 
 @dataclass
-class VerifiedAttestation:
-    statement: intoto.Statement
-    output: bytes  # the envelope JSON line cosign prints
-    kind: str  # "bundle" or "legacy"
-    identity: Any = None
-
-
-@dataclass
 class AttestationResult:
     digest: str
-    attestations: list[VerifiedAttestation]
-    kind: str
+    attestations: list[VerifiedSignature]  # each with its ``statement``
+    format: Format
 
-
-def _statement_of(env: dsse.Envelope, digest: str | None, check_claims: bool) -> intoto.Statement:
-    if env.payload_type != mt.IN_TOTO:
-        raise VerificationError(f"DSSE payload type is {env.payload_type!r}, expected {mt.IN_TOTO!r}")
-    stmt = intoto.parse_statement(env.payload)
-    if check_claims and digest is not None:
-        alg, hexd = digest.split(":", 1)
-        if not stmt.matches_digest(alg, hexd):
-            names = ", ".join(f"{a}:{v}" for s in stmt.subjects for a, v in s.digest.items()) or "none"
-            raise VerificationError(f"the statement's subject ({names}) is not the image digest {digest}")
-    return stmt
-
-
-def check_bundle_attestation(data: bytes, digest: str | None, verifier: Any, opts: Any,
-                             artifact: tuple[str, bytes] | None = None) -> VerifiedAttestation:
-    """Everything about one bundle: log, certificate, DSSE signature, payload type, subject."""
-    from sigward.formats import bundle as bundle_fmt
-    from sigward.sigstore.verify import verify_bundle
-
-    b = bundle_fmt.parse_bundle(data)
-    if b.dsse_envelope is None:
-        raise VerificationError("the bundle holds a message signature, not an attestation (DSSE envelope)")
-    env = b.dsse_envelope
-    if env.payload_type != mt.IN_TOTO:
-        raise VerificationError(f"DSSE payload type is {env.payload_type!r}, expected {mt.IN_TOTO!r}")
-    verified = verify_bundle(b, root=opts.root, key=verifier, policy=opts.policy, options=opts.checks())
-    stmt = _statement_of(env, digest, opts.check_claims)
-    if artifact is not None and opts.check_claims and not stmt.matches_digest(artifact[0], artifact[1].hex()):
-        raise VerificationError(f"the statement's subject does not name the artifact "
-                                f"{artifact[0]}:{artifact[1].hex()}")
-    return VerifiedAttestation(stmt, dsse.marshal(env, "protobuf"), "bundle", verified.identity)
-
-
-def check_legacy_envelope(
-    data: bytes, verifier: Any, opts: Any, *, certificate_pem: str | bytes | None = None,
-    rekor_bundle: Any = None, timestamp: bytes | None = None,
-) -> tuple[dsse.Envelope, Any]:
-    """A legacy envelope (``.att`` layer or attest-blob output): (envelope, signer identity or None).
-
-    In cosign's order (§4.2): timestamp over the envelope bytes, the Rekor bundle (SET, and the entry
-    must log this envelope and signer), the certificate at the verified times, the DSSE signature.
-    """
-    from sigward.sigstore.verify import verify_legacy
-
-    env = dsse.parse(data)
-    if env.payload_type != mt.IN_TOTO:
-        raise VerificationError(f"DSSE payload type is {env.payload_type!r}, expected {mt.IN_TOTO!r}")
-    verified = verify_legacy(envelope=env, envelope_bytes=data, certificate_pem=certificate_pem,
-                             rekor_bundle=rekor_bundle, timestamp=timestamp, root=opts.root, key=verifier,
-                             policy=opts.policy, options=opts.checks())
-    return env, verified.identity
+    @property
+    def kind(self) -> Format:
+        return self.format
 
 
 def verify_attestations(
-    store: Store, identifier: str, verifier: Any, *, attach_store: Store | None = None,
-    options: Any = None, type_name: str = "custom", policies: list[Any] | None = None,
+    store: Store, identifier: str, policy: Policy, *, attach_store: Store | None = None,
+    options: VerifyOptions | None = None, type_name: str = "custom", policies: list[Any] | None = None,
 ) -> AttestationResult:
-    """``verify-attestation``: every check of ``verify``, then predicate type, then the policies.
-
-    ``options`` is an ``ops.verify.VerifyOptions``; ``policies`` come from ``sigward.policy.load_policies``.
-    """
-    from sigward.ops.verify import VerifyOptions, find_bundles, resolve_subject
+    """``verify-attestation``: every check of ``verify`` (the same pipeline, expecting in-toto statements
+    about the image), then the predicate type, then the Rego policies (``sigward.policy.load_policies``)."""
+    from sigward.ops.verify import VerifyOptions, discover, resolve_subject
+    from sigward.sigstore.pipeline import Target, evaluate
 
     opts = options or VerifyOptions()
     want = intoto.predicate_type_for(type_name)
     src = attach_store or store
     subject = resolve_subject(store, identifier)
-    ok: list[VerifiedAttestation] = []
-    errors: list[str] = []
-    bundles = find_bundles(src, subject.digest) if opts.new_bundle_format else []
-    kind = "bundle" if bundles else "legacy"
-    if bundles:
-        for fb in bundles:
-            try:
-                ok.append(check_bundle_attestation(fb.data, subject.digest, verifier, opts))
-            except SigwardError as e:
-                errors.append(f"{fb.where}: {e}")
-    else:
-        for where, data, sig in _legacy_layers(src, subject.digest):
-            try:
-                env, identity = check_legacy_envelope(
-                    data, verifier, opts, certificate_pem=sig.certificate_pem,
-                    rekor_bundle=sig.rekor_bundle(), timestamp=sig.rfc3161_timestamp())
-                stmt = _statement_of(env, subject.digest, opts.check_claims)
-                ok.append(VerifiedAttestation(stmt, data, "legacy", identity))
-            except SigwardError as e:
-                errors.append(f"{where}: {e}")
-    if not ok:
+    fmt, candidates = discover(src, subject.digest, "att", new_bundle_format=opts.new_bundle_format)
+    if not candidates:
+        raise VerificationError(f"no attestations found for {src.reference(subject.digest)}")
+    target = Target(digest=subject.digest, check_claims=opts.check_claims)
+    result = evaluate(policy, candidates, target, "attestation")
+    errors = [f"{where}: {e}" for where, e in result.errors(include_passed=True)]
+    if not result.passed:
         raise VerificationError("no matching attestations: " + "; ".join(errors))
-    matched = [a for a in ok if a.statement.predicate_type == want]
+    ok = result.signatures
+    matched = [a for a in ok if a.predicate_type == want]
     if not matched:
-        found = ",".join(a.statement.predicate_type for a in ok)
+        found = ",".join(a.predicate_type or "" for a in ok)
         msg = f"none of the attestations matched the predicate type: {type_name}, found: {found}"
         if errors:
             msg += f" ({len(errors)} more failed verification: {'; '.join(errors)})"
         raise VerificationError(msg)
     if policies:
         from sigward.formats.predicates import policy_input
-        from sigward.policy import PolicyDeniedError, evaluate
+        from sigward.policy import PolicyDeniedError
+        from sigward.policy import evaluate as evaluate_rego
 
         failures = []
         for a in matched:
-            failures.extend(evaluate(policies, policy_input(a.statement)))
+            assert a.statement is not None
+            failures.extend(evaluate_rego(policies, policy_input(a.statement)))
         if failures:
             raise PolicyDeniedError(f"{len(failures)} validation errors occurred: " + "; ".join(failures))
-    return AttestationResult(subject.digest, matched, kind)
-
-
-def _legacy_layers(src: Store, digest: str) -> Iterator[tuple[str, bytes, Any]]:
-    """(layer digest, layer bytes, parsed annotations) of each ``.att`` layer."""
-    from sigward.formats import legacy
-    from sigward.ops.attached import attached_tag
-
-    try:
-        m = src.get_manifest(attached_tag(digest, "att"))
-    except NotFoundError:
-        raise VerificationError(f"no attestations found for {src.reference(digest)}")
-    layers = legacy.parse_signature_layers(m)
-    if not layers:
-        raise VerificationError(f"no attestations found for {src.reference(digest)}")
-    for sig in layers:
-        yield sig.layer.digest, src.get_blob(sig.layer), sig
+    return AttestationResult(subject.digest, matched, fmt)
 
 
 # --- blobs ------------------------------------------------------------------------------------------
@@ -318,30 +241,47 @@ def attest_blob_statement(opts: AttestOptions, name: str, digest_hex: str) -> tu
     return statement_for(opts, name, digest_hex)
 
 
-def verify_blob_attestation(
-    data: bytes, verifier: Any, opts: Any, *, artifact: tuple[str, bytes] | None, type_name: str | None,
-    legacy_bundle: Any = None, certificate_pem: bytes | None = None,
-) -> VerifiedAttestation:
-    """A bundle (``data`` parses as one) or a legacy envelope (with an optional LocalSignedPayload)."""
-    from sigward.formats import bundle as bundle_fmt
+@dataclass
+class BlobAttestation:
+    """A signed statement about a blob: the DSSE envelope JSON, and the bundle to write (a Sigstore v0.3
+    bundle, or in the legacy format cosign's LocalSignedPayload with certificate and Rekor bundle)."""
 
+    envelope: bytes
+    bundle: bytes | None
+
+
+def attest_blob(material: SigningMaterial, statement: bytes, *,
+                bundle_format: bool = True) -> BlobAttestation:
+    """Sign ``statement`` (logged and timestamped as ``material`` says) in the format asked for."""
+    if bundle_format:
+        env, bundle = material.sign_dsse(statement, mt.IN_TOTO)
+        return BlobAttestation(dsse.marshal(env), bundle)
+    from sigward.formats import blobbundle
+
+    signed = sign_legacy_envelope(material, statement)
+    legacy = blobbundle.build(signed.data, cert_pem=material.verifier_pem(), rekor_bundle=signed.rekor_bundle)
+    return BlobAttestation(signed.data, legacy)
+
+
+def verify_blob_attestation(
+    data: bytes, policy: Policy, *, artifact: tuple[str, bytes] | None, type_name: str | None,
+    check_claims: bool = True, rekor_bundle: RekorBundle | None = None, certificate_pem: bytes | None = None,
+) -> VerifiedSignature:
+    """A bundle (``data`` parses as one) or a legacy envelope (with the Rekor bundle and certificate of a
+    LocalSignedPayload), checked against ``policy`` and the artifact's digest."""
+    from sigward.formats import bundle as bundle_fmt
+    from sigward.sigstore.pipeline import BundleCandidate, LegacyCandidate, Target, verify_one
+
+    candidate: BundleCandidate | LegacyCandidate
     if bundle_fmt.is_bundle(data):
-        va = check_bundle_attestation(data, None, verifier, opts, artifact=artifact)
+        candidate = BundleCandidate(data)
     else:
-        env, identity = check_legacy_envelope(
-            data, verifier, opts, certificate_pem=certificate_pem,
-            rekor_bundle=getattr(legacy_bundle, "rekor_bundle", None))
-        stmt = _statement_of(env, None, False)
-        if artifact is not None and opts.check_claims and not stmt.matches_digest(artifact[0],
-                                                                                   artifact[1].hex()):
-            raise VerificationError(f"the statement's subject does not name the artifact "
-                                    f"{artifact[0]}:{artifact[1].hex()}")
-        va = VerifiedAttestation(stmt, data, "legacy", identity)
+        candidate = LegacyCandidate(envelope=data, certificate_pem=certificate_pem, rekor_bundle=rekor_bundle)
+    va = verify_one(policy, candidate, Target(artifact=artifact, check_claims=check_claims), "attestation")
     if type_name is not None:
         want = intoto.predicate_type_for(type_name)
-        if va.statement.predicate_type != want:
-            raise VerificationError(f"invalid predicate type, expected {want} got "
-                                    f"{va.statement.predicate_type}")
+        if va.predicate_type != want:
+            raise VerificationError(f"invalid predicate type, expected {want} got {va.predicate_type}")
     return va
 
 
@@ -385,7 +325,8 @@ def attach_attestation(store: Store, identifier: str, data: bytes,
 def _json_stream(data: bytes) -> list[Any]:
     dec = json.JSONDecoder()
     text = data.decode("utf-8", "replace")
-    out, i = [], 0
+    out: list[Any] = []
+    i = 0
     while True:
         while i < len(text) and text[i].isspace():
             i += 1

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from dataclasses import replace as _replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward import gojson
 from sigward.errors import SigwardError, UsageError, VerificationError
@@ -38,7 +38,10 @@ from sigward.oci.manifest import Descriptor, Manifest
 from sigward.oci.platform import Platform, platform_text
 from sigward.oci.reference import AnyReference
 from sigward.oci.store import ProgressFn, Store
-from sigward.ops.verify import Verifier, VerifyOptions, VerifyResult, verify_image
+from sigward.ops.verify import VerifyOptions, VerifyResult, verify_image
+
+if TYPE_CHECKING:
+    from sigward.sigstore.policy import Policy
 
 CREATED_BY = "sigward image build"
 ANN_BASE_NAME = "org.opencontainers.image.base.name"
@@ -176,7 +179,7 @@ class VerifiedBase:
     result: VerifyResult
 
 
-def verify_base(store: Store, digest: str, verifier: Verifier | None, *, options: VerifyOptions,
+def verify_base(store: Store, digest: str, policy: Policy, *, options: VerifyOptions,
                 attach_store: Store | None = None, display_name: str | None = None) -> VerifiedBase:
     """Verify the base exactly as ``sigward verify`` would; a failure keeps verify's exit code."""
     if not _digest.is_digest(digest):
@@ -185,8 +188,7 @@ def verify_base(store: Store, digest: str, verifier: Verifier | None, *, options
     # One signature passing every check is all a build needs: stop there (same checks, fewer fetches).
     options = _replace(options, first_match=True)
     try:
-        result = verify_image(store, digest, verifier, attach_store=attach_store, options=options,
-                              display_name=name)
+        result = verify_image(store, digest, policy, attach_store=attach_store, options=options)
     except VerificationError as e:
         raise type(e)(f"base image {name} does not verify: {e}; refusing to build") from None
     return VerifiedBase(result.digest, name, result)

@@ -24,6 +24,7 @@ referrers of referrers, and the legacy tags of every entity (index children incl
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -284,6 +285,16 @@ def execute(plan: CopyPlan, progress: ProgressFn | None = None, *,
     result.blobs_skipped = plan.present_blobs
     report = _locked(progress)
     pushed: set[tuple[int, str]] = set()
+    with contextlib.ExitStack() as stack:
+        for store in {id(s.dest): s.dest for s in plan.steps if isinstance(s, _ManifestStep)}.values():
+            stack.enter_context(store.batch())  # a layout lists every manifest in one index.json write
+        _run(plan, result, report, pushed, concurrency)
+    result.manifests = len(pushed)
+    return result
+
+
+def _run(plan: CopyPlan, result: CopyResult, report: ProgressFn | None, pushed: set[tuple[int, str]],
+         concurrency: int) -> None:
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="sigward-copy") as pool:
         blobs = [(step, pool.submit(_copy_blob, step, report)) for step in plan.steps
                  if isinstance(step, _BlobStep)]
@@ -306,8 +317,6 @@ def execute(plan: CopyPlan, progress: ProgressFn | None = None, *,
             for _, f in blobs[done:]:
                 f.cancel()
             raise
-    result.manifests = len(pushed)
-    return result
 
 
 def _count(result: CopyResult, step: _BlobStep, future: Future[bool]) -> None:

@@ -8,10 +8,18 @@ public-good one by default, ``--signing-config``, or one built from ``--fulcio-u
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sigward.sigstore.trust import SigningConfig, TrustedRoot
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from sigward.keys.interfaces import Signer
+    from sigward.sigstore.oidc import IdentityOptions
+    from sigward.sigstore.signing import SigningMaterial
 
 
 def load_trust(trusted_root: str | None = None, signing_config: str | None = None, *,
@@ -31,7 +39,7 @@ def load_trust(trusted_root: str | None = None, signing_config: str | None = Non
 
 @dataclass
 class KeylessOptions:
-    identity: Any = None  # sigward.sigstore.oidc.IdentityOptions
+    identity: IdentityOptions | None = None
     trusted_root: str | None = None
     signing_config: str | None = None
     staging: bool = False
@@ -41,7 +49,9 @@ class KeylessOptions:
     timestamp_urls: list[str] = field(default_factory=list)
     tlog_upload: bool = True
     use_signing_config: bool = True
-    confirm: Any = None  # callable(str) -> bool asked before uploading to a public log; None: no prompt
+    # Shown PUBLIC_GOOD_NOTICE and a y/N question before a key's signature goes to a public log;
+    # None: no question.
+    confirm: Callable[[str], bool] | None = None
 
 
 PUBLIC_GOOD_NOTICE = (
@@ -61,18 +71,17 @@ def _services(opts: KeylessOptions) -> Services:
 
     explicit = bool(opts.fulcio_url or opts.rekor_url or opts.timestamp_urls)
     if explicit and opts.signing_config:
-        raise UsageError("--signing-config cannot be combined with --fulcio-url, --rekor-url or "
-                         "--timestamp-server-url")
+        raise UsageError("signing_config cannot be combined with fulcio_url, rekor_url or timestamp_urls")
     if opts.signing_config and not opts.tlog_upload:
-        raise UsageError("--signing-config cannot be combined with --tlog-upload=false")
+        raise UsageError("signing_config cannot be combined with tlog_upload=False")
     if explicit or not opts.use_signing_config:
         root = load_trust(opts.trusted_root)[0] if opts.trusted_root else None
         rekor = (opts.rekor_url or "https://rekor.sigstore.dev", opts.rekor_version or 1)
         return root, opts.fulcio_url or "https://fulcio.sigstore.dev", rekor, list(opts.timestamp_urls)
     root, cfg = load_trust(opts.trusted_root, opts.signing_config, staging=opts.staging)
     if cfg is None:
-        raise UsageError("--trusted-root for a private instance needs --signing-config (or --fulcio-url and "
-                         "--rekor-url) to know where to sign")
+        raise UsageError("a private instance's trusted_root needs a signing_config (or fulcio_url and "
+                         "rekor_url) to know where to sign")
     fulcio = cfg.fulcio()
     rekor_svc = cfg.rekor(version=opts.rekor_version)
     if rekor_svc is None and opts.tlog_upload:
@@ -82,7 +91,7 @@ def _services(opts: KeylessOptions) -> Services:
             [s.url for s in cfg.tsas()])
 
 
-def signing_material(signer: Any | None, opts: KeylessOptions) -> Any:
+def signing_material(signer: Signer | None, opts: KeylessOptions) -> SigningMaterial:
     """The signer plus services: keyless (``signer`` None) gets an ephemeral key and a Fulcio certificate.
 
     A key signer with ``tlog_upload`` false needs no services at all (and loads no trust root).
@@ -97,34 +106,31 @@ def signing_material(signer: Any | None, opts: KeylessOptions) -> Any:
     client = RekorClient(*rekor) if rekor and opts.tlog_upload else None
     # A key signer is asked here; keyless signing asks in the identity-token flow, once.
     public_log = client is not None and "sigstore.dev" in client.url
-    if signer is not None and public_log and opts.confirm is not None:
-        import sys
+    ask = opts.confirm if signer is not None and public_log else None
+    if ask is not None and not ask(f"{PUBLIC_GOOD_NOTICE}\nAre you sure you would like to continue? [y/N] "):
+        from sigward.errors import SigwardError
 
-        print(PUBLIC_GOOD_NOTICE, file=sys.stderr)
-        if not opts.confirm("Are you sure you would like to continue? [y/N] "):
-            from sigward.errors import SigwardError
-
-            raise SigwardError("signing declined: nothing was uploaded")
-    chain: list[Any] = []
+        raise SigwardError("signing declined: nothing was uploaded")
+    chain: list[x509.Certificate] = []
     if signer is None:
         from cryptography.hazmat.primitives.asymmetric import ec
 
         from sigward.errors import UsageError
-        from sigward.keys.signer import Signer
+        from sigward.keys.local import LocalSigner
         from sigward.sigstore import fulcio
         from sigward.sigstore.oidc import IdentityOptions, get_identity_token
 
         if not fulcio_url:
-            raise UsageError("no Fulcio URL: pass --fulcio-url or a --signing-config with a CA")
+            raise UsageError("no Fulcio URL: give fulcio_url or a signing_config with a CA")
         token = get_identity_token(opts.identity or IdentityOptions())
-        signer = Signer(ec.generate_private_key(ec.SECP256R1()))
+        signer = LocalSigner(ec.generate_private_key(ec.SECP256R1()))
         chain = fulcio.request_certificate(fulcio_url, token, signer)
         if root is not None:
             _check_issued(chain, root)
     return SigningMaterial(signer, chain, client, tsas, root)
 
 
-def _check_issued(chain: list[Any], root: TrustedRoot) -> None:
+def _check_issued(chain: list[x509.Certificate], root: TrustedRoot) -> None:
     """The certificate Fulcio sent must chain to the trusted root and carry a valid SCT.
 
     Checked at the certificate's issuance time: that is when the CA vouched for it.
@@ -144,7 +150,7 @@ def sign_blob_keyless(path: str, opts: KeylessOptions) -> bytes:
     from sigward.ops.blob import hash_file
 
     material = signing_material(None, opts)
-    return material.sign_digest(hash_file(path, "sha256"), "sha256")[1]  # type: ignore[no-any-return]
+    return material.sign_digest(hash_file(path, "sha256"), "sha256")[1]
 
 
 def sign_statement_keyless(statement: bytes, opts: KeylessOptions) -> bytes:
@@ -154,4 +160,4 @@ def sign_statement_keyless(statement: bytes, opts: KeylessOptions) -> bytes:
 
     intoto.parse_statement(statement)  # refuse to sign something that is not a statement
     material = signing_material(None, opts)
-    return material.sign_dsse(statement, mt.IN_TOTO)[1]  # type: ignore[no-any-return]
+    return material.sign_dsse(statement, mt.IN_TOTO)[1]

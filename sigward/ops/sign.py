@@ -11,12 +11,16 @@ import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from sigward.errors import NotFoundError, SigwardError, UsageError, VerificationError
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor, Manifest
 from sigward.oci.store import Store
+
+if TYPE_CHECKING:
+    from sigward.keys.interfaces import Signer
+    from sigward.sigstore.signing import SigningMaterial
 
 SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 
@@ -45,15 +49,7 @@ class SignResult:
     pushed: bool = True
 
 
-class Signer(Protocol):
-    """What signing needs of a key (``sigward.keys.signer.Signer``; later KMS and PKCS#11 keys)."""
-
-    public_key: Any
-
-    def sign(self, data: bytes) -> bytes: ...
-
-
-def as_material(signer: Any) -> Any:
+def as_material(signer: Signer | SigningMaterial) -> SigningMaterial:
     """A ``SigningMaterial``: a bare key signer becomes one with no certificate, log or timestamps."""
     from sigward.sigstore.signing import SigningMaterial
 
@@ -77,7 +73,7 @@ def targets(store: Store, identifier: str, recursive: bool) -> list[Descriptor]:
 def sign_image(
     store: Store,
     identifier: str,
-    signer: Signer,
+    signer: Signer | SigningMaterial,
     *,
     attach_store: Store | None = None,
     options: SignOptions | None = None,
@@ -90,27 +86,28 @@ def sign_image(
     ``docker_reference`` is the repository name recorded in legacy payloads (defaults to the store's name).
     """
     opts = options or SignOptions()
-    signer = as_material(signer)
+    material = as_material(signer)
     dest = attach_store or store
     if not opts.upload and opts.new_bundle_format and on_bundle is None:
-        raise UsageError("--upload=false with the new bundle format needs --bundle FILE")
+        raise UsageError("a bundle-format signature that is not uploaded needs on_bundle to keep it")
     results = []
     for desc in targets(store, identifier, opts.recursive):
         if opts.new_bundle_format:
-            res = _sign_bundle(dest, desc, signer, opts)
+            res = _sign_bundle(dest, desc, material, opts)
         else:
-            res = _sign_legacy(dest, desc, signer, opts, docker_reference or store.name)
+            res = _sign_legacy(dest, desc, material, opts, docker_reference or store.name)
         if on_bundle is not None:
             on_bundle(res)
         results.append(res)
     return results
 
 
-def _sign_bundle(dest: Store, subject: Descriptor, signer: Signer, opts: SignOptions) -> SignResult:
+def _sign_bundle(dest: Store, subject: Descriptor, material: SigningMaterial,
+                 opts: SignOptions) -> SignResult:
     from sigward.formats import intoto, referrer
 
     statement = intoto.cosign_sign_statement(subject.digest.split(":", 1)[1], opts.annotations)
-    _env, bundle_bytes = signer.sign_dsse(statement, mt.IN_TOTO)  # type: ignore[attr-defined]
+    _env, bundle_bytes = material.sign_dsse(statement, mt.IN_TOTO)
     if not opts.upload:
         return SignResult(subject.digest, "", bundle_bytes, pushed=False)
     manifest = referrer.referrer_manifest(
@@ -130,17 +127,17 @@ def push_referrer(dest: Store, manifest: Manifest, bundle_bytes: bytes) -> None:
 
 
 def _sign_legacy(
-    dest: Store, subject: Descriptor, signer: Signer, opts: SignOptions, docker_reference: str
+    dest: Store, subject: Descriptor, material: SigningMaterial, opts: SignOptions, docker_reference: str
 ) -> SignResult:
     from sigward.formats import legacy, simplesigning
     from sigward.ops.attached import attached_tag
 
     payload = simplesigning.payload(docker_reference, subject.digest, opts.annotations or None)
-    sig, extra = signer.legacy_signature(payload)  # type: ignore[attr-defined]
+    sig, extra = material.legacy_signature(payload)
     layer = legacy.signature_layer(payload, base64.b64encode(sig).decode(), **extra)
     tag = attached_tag(subject.digest, "sig")
     existing, existing_config = read_legacy_image(dest, tag)
-    if existing is not None and _is_duplicate(dest, existing, layer, payload, signer):
+    if existing is not None and _is_duplicate(dest, existing, layer, payload, material):
         return SignResult(subject.digest, str(dest.reference(tag)), pushed=False)
     if not opts.upload:
         return SignResult(subject.digest, "", pushed=False)
@@ -178,10 +175,11 @@ def push_legacy_layer(
     dest.put_manifest(manifest, tag)
 
 
-def _is_duplicate(dest: Store, existing: Manifest, layer: Descriptor, payload: bytes, signer: Signer) -> bool:
+def _is_duplicate(dest: Store, existing: Manifest, layer: Descriptor, payload: bytes,
+                  material: SigningMaterial) -> bool:
     """cosign's dedupe: same layer and annotations, and the existing signature verifies under our key."""
     from sigward.formats import legacy
-    from sigward.keys.signer import Verifier
+    from sigward.keys.local import LocalVerifier
 
     if not legacy.is_duplicate(existing, layer):
         return False
@@ -189,7 +187,7 @@ def _is_duplicate(dest: Store, existing: Manifest, layer: Descriptor, payload: b
         if old.layer.digest != layer.digest:
             continue
         try:
-            Verifier(signer.public_key).verify(old.signature(), payload)
+            LocalVerifier(material.public_key).verify(old.signature(), payload)
         except (VerificationError, ValueError):
             continue
         return True

@@ -11,19 +11,21 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sigward.keys.interfaces import Signer
     from sigward.oci.store import Store
     from sigward.signer.config import SignConfig
     from sigward.signer.sbom import SBOMFile
+    from sigward.sigstore.signing import SigningMaterial
 
 
-def load_key(ref: str, password: Callable[[bool], bytes]) -> Any:
+def load_key(ref: str, password: Callable[[bool], bytes]) -> Signer:
     """A private key signer for any key reference sigward accepts (file, ``env://``, KMS/PKCS#11 as built)."""
-    from sigward.keys.signer import load_signer
+    from sigward.keys.providers import load_signer
 
     return load_signer(ref, password)
 
 
-def material(cfg: SignConfig, key: Any | None) -> Any:
+def material(cfg: SignConfig, key: Signer | None) -> SigningMaterial:
     """Signing material for one config: the key alone (``tlog-upload = false``), with Rekor, or keyless.
 
     Keyless takes the identity token from the config's ``identity-token`` file, else the CI's ambient

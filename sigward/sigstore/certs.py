@@ -195,7 +195,7 @@ def verify_embedded_sct(leaf: Any, issuer: Any, root: TrustedRoot) -> None:
         scts = list(leaf.extensions.get_extension_for_class(
             x509.PrecertificateSignedCertificateTimestamps).value)
     except x509.ExtensionNotFound:
-        raise VerificationError("certificate has no embedded SCT (pass --insecure-ignore-sct=true to skip)")
+        raise VerificationError("certificate has no embedded SCT (Checks.ignore_sct skips this check)")
     issuer_key_hash = hashlib.sha256(issuer.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest()
     tbs = leaf.tbs_precertificate_bytes

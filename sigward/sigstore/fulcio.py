@@ -26,7 +26,7 @@ def request_certificate(url: str, token: Any, signer: Any, timeout: float = 30.0
     from cryptography import x509
 
     from sigward import transport
-    from sigward.keys.signer import public_key_pem
+    from sigward.keys.keytypes import public_key_pem
 
     # Fulcio checks the proof against the token's subject: its email claim if it has one, else ``sub``
     # (for a GitHub token that is "repo:org/repo:ref:…", not the workflow URL the certificate names).
@@ -60,7 +60,7 @@ def request_certificate(url: str, token: Any, signer: Any, timeout: float = 30.0
         raise SigwardError(f"Fulcio at {url} sent no certificate")
     if "signedCertificateDetachedSct" in obj:
         raise SigwardError(f"Fulcio at {url} returned a detached SCT; only embedded SCTs are supported")
-    from sigward.keys.signer import public_key_der
+    from sigward.keys.keytypes import public_key_der
 
     if public_key_der(chain[0].public_key()) != public_key_der(signer.public_key):
         raise SigwardError(f"Fulcio at {url} issued a certificate for another key")
@@ -71,4 +71,4 @@ def _message(r: Any) -> str:
     try:
         return str(r.json().get("message", r.text))[:300]
     except ValueError:
-        return r.text[:300]
+        return str(r.text)[:300]

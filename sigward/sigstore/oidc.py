@@ -25,7 +25,6 @@ import binascii
 import json
 import os
 import re
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -224,11 +223,8 @@ class IdentityToken:
 
 # --- options and the source order -------------------------------------------------------------------------
 
-def _stdin_is_tty() -> bool:
-    try:
-        return sys.stdin is not None and sys.stdin.isatty()
-    except (ValueError, OSError):
-        return False
+def _discard(message: str) -> None:
+    return None
 
 
 def _open_in_browser(url: str) -> bool:
@@ -250,9 +246,10 @@ class IdentityOptions:
     disable_ambient: bool = False                 # --oidc-disable-ambient-providers
     auth_flow: str | None = None                  # --fulcio-auth-flow (one of AUTH_FLOWS)
     skip_confirmation: bool = False               # --yes
-    interactive: bool = field(default_factory=_stdin_is_tty)  # a person at a terminal can log in
+    interactive: bool = False                     # a person at a terminal can log in (the CLI decides)
     open_browser: Callable[[str], bool] = _open_in_browser
-    confirm: Callable[[str], bool] | None = None  # asks the privacy question; None: read a line from stdin
+    confirm: Callable[[str], bool] | None = None  # asks the privacy question; None: nobody to ask (refused)
+    notify: Callable[[str], None] = _discard      # messages for the person logging in (the CLI: stderr)
     sleep: Callable[[float], None] = time.sleep   # between device-flow polls
     filesystem_token_path: str = FILESYSTEM_TOKEN_PATH
     callback_timeout: float = 120.0               # seconds to wait for the browser's redirect
@@ -404,17 +401,10 @@ def _ambient(name: str | None, env: Mapping[str, str], audience: str) -> str | N
 
 def _confirm_privacy(opts: IdentityOptions) -> None:
     """Before an interactive login, as cosign does: the identity becomes public, forever."""
-    print(PRIVACY_NOTICE, file=sys.stderr)
+    opts.notify(PRIVACY_NOTICE)
     if opts.skip_confirmation:
         return
     question = "Are you sure you would like to continue? [y/N] "
-    ask = opts.confirm or _ask_on_stdin
-    if not ask(question):
+    if opts.confirm is None or not opts.confirm(question):
         raise IdentityError("stopped before logging in: the question was not answered with 'y' "
                             "(pass --yes to skip it)")
-
-
-def _ask_on_stdin(question: str) -> bool:
-    print(question, end="", file=sys.stderr, flush=True)
-    answer = sys.stdin.readline()
-    return answer.strip().lower() in ("y", "yes")

@@ -11,7 +11,6 @@ left or the issuer refused it outright, since a code can be redeemed once.
 from __future__ import annotations
 
 import base64
-import sys
 import threading
 import time
 from collections.abc import Mapping
@@ -189,13 +188,13 @@ def _browser_flow(opts: IdentityOptions, disc: _Discovery, http: httpx.Client,
         sep = "&" if "?" in disc.authorization_endpoint else "?"
         url = disc.authorization_endpoint + sep + urllib.parse.urlencode(params)
         # Printed first, so the login works when no browser opens (a headless session, a remote shell).
-        print(f"Your browser will now be opened to:\n{url}", file=sys.stderr, flush=True)
+        opts.notify(f"Your browser will now be opened to:\n{url}")
         try:
             opened = bool(opts.open_browser(url))
         except Exception:  # webbrowser.Error, or a broken browser command
             opened = False
         if not opened and not listener.done.is_set() and disc.device_authorization_endpoint:
-            print("No browser could be opened; using the device flow instead.", file=sys.stderr)
+            opts.notify("No browser could be opened; using the device flow instead.")
             return _device_flow(opts, disc, http, secret), None
         code = listener.wait(opts.callback_timeout)
         redirect_uri = listener.redirect_uri
@@ -233,11 +232,11 @@ def _device_flow(opts: IdentityOptions, disc: _Discovery, http: httpx.Client, se
     expires_in = expires_in if isinstance(expires_in, int) and expires_in > 0 else 600
     interval = body.get("interval")
     interval = interval if isinstance(interval, int) and interval >= 0 else 5
-    print(f"Enter the verification code {user_code} in your browser at: {uri}", file=sys.stderr)
+    opts.notify(f"Enter the verification code {user_code} in your browser at: {uri}")
     complete = body.get("verification_uri_complete")
     if isinstance(complete, str) and complete:
-        print(f"(or open {complete}, which carries the code)", file=sys.stderr)
-    print(f"Code will be valid for {expires_in} seconds", file=sys.stderr, flush=True)
+        opts.notify(f"(or open {complete}, which carries the code)")
+    opts.notify(f"Code will be valid for {expires_in} seconds")
 
     deadline = time.monotonic() + expires_in
     poll = _with_secret({"grant_type": DEVICE_GRANT, "device_code": device_code,
@@ -246,7 +245,7 @@ def _device_flow(opts: IdentityOptions, disc: _Discovery, http: httpx.Client, se
         status, body = _post_form(http, disc.token_endpoint, poll, "token")
         raw = _token_from(body, allow_access_token=True) if status == 200 else None
         if raw is not None:
-            print("Token received!", file=sys.stderr)
+            opts.notify("Token received!")
             return raw
         error = body.get("error")
         if error == "authorization_pending":

@@ -51,7 +51,7 @@ def key_details(public_key: Any) -> str:
 
 def hashedrekord_v002(digest: bytes, signature: bytes, *, certificate_der: bytes | None = None,
                       public_key: Any = None) -> dict[str, Any]:
-    from sigward.keys.signer import public_key_der
+    from sigward.keys.keytypes import public_key_der
 
     if certificate_der is not None:
         from cryptography import x509

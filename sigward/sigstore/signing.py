@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.errors import SigwardError
 from sigward.formats import dsse
@@ -19,21 +19,30 @@ from sigward.formats.bundle import TlogEntry
 from sigward.sigstore.rekor import RekorClient
 from sigward.sigstore.trust import TrustedRoot
 
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from sigward.keys.interfaces import Signer
+    from sigward.keys.keytypes import PublicKey
+
 
 @dataclass
 class SigningMaterial:
-    signer: Any  # sigward.keys.signer.Signer
-    chain: list[Any] = field(default_factory=list)  # Fulcio chain, leaf first; empty for a key
+    """A ``Signer`` plus what makes its signatures verifiable: certificate chain, log, timestamps.
+
+    It is not itself a signer: it produces complete signatures (envelope + bundle, legacy layer
+    annotations) from one.
+    """
+
+    signer: Signer
+    chain: list[x509.Certificate] = field(default_factory=list)  # Fulcio chain, leaf first; empty for a key
     rekor: RekorClient | None = None
     tsa_urls: list[str] = field(default_factory=list)
     root: TrustedRoot | None = None  # to check what the services return
 
     @property
-    def public_key(self) -> Any:
+    def public_key(self) -> PublicKey:
         return self.signer.public_key
-
-    def sign(self, data: bytes) -> bytes:
-        return self.signer.sign(data)  # type: ignore[no-any-return]
 
     # --- what identifies the signer ---------------------------------------------------------------
 
@@ -47,10 +56,10 @@ class SigningMaterial:
         """How Rekor v1 entries name the signer: the certificate PEM, else the public key PEM."""
         from cryptography.hazmat.primitives import serialization
 
-        from sigward.keys.signer import public_key_pem
+        from sigward.keys.keytypes import public_key_pem
 
         if self.chain:
-            return self.chain[0].public_bytes(serialization.Encoding.PEM)  # type: ignore[no-any-return]
+            return self.chain[0].public_bytes(serialization.Encoding.PEM)
         return public_key_pem(self.public_key)
 
     def chain_pem(self) -> bytes:
@@ -60,7 +69,7 @@ class SigningMaterial:
 
     def bundle_identity(self) -> dict[str, Any]:
         """The keyword arguments formats.bundle builders take for the verification material."""
-        from sigward.keys.signer import public_key_hint
+        from sigward.keys.keytypes import public_key_hint
 
         if self.chain:
             return {"certificate_der": self.certificate_der}
@@ -118,7 +127,7 @@ class SigningMaterial:
         """(envelope, v0.3 bundle) for a DSSE payload: signed, logged, timestamped."""
         from sigward.formats import bundle
 
-        sig = self.sign(dsse.pae(payload_type, payload))
+        sig = self.signer.sign(dsse.pae(payload_type, payload))
         env = dsse.Envelope(payload=payload, payload_type=payload_type, signatures=(dsse.Signature(sig),))
         stamps = self.timestamps(sig)
         entries = self.log_envelope(env)
@@ -145,7 +154,7 @@ class SigningMaterial:
 
     def legacy_signature(self, payload: bytes) -> tuple[bytes, dict[str, Any]]:
         """(signature, keyword arguments for ``formats.legacy.signature_layer``) for a legacy payload."""
-        sig = self.sign(payload)
+        sig = self.signer.sign(payload)
         entries = self.log_digest(hashlib.sha256(payload).digest(), "sha256", sig)
         return sig, self.legacy_annotations(sig, entries)
 
@@ -165,6 +174,6 @@ class SigningMaterial:
         if entries:
             if entries[0].signed_entry_timestamp is None:
                 raise SigwardError("the legacy format needs a Rekor v1 log (its entries carry the SET the "
-                                   "annotation holds); use --new-bundle-format or a v1 log")
+                                   "annotation holds); use the bundle format or a v1 log")
             extra["rekor_bundle_json"] = rekorbundle.from_tlog_entry(entries[0])
         return extra

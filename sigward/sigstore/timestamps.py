@@ -46,7 +46,7 @@ def verify_timestamp(root: TrustedRoot, response_der: bytes, message: bytes) -> 
         if not all(c.not_valid_before_utc <= gen_time <= c.not_valid_after_utc for c in chain):
             errors.append("the TSA certificate chain was not valid at the timestamp's time")
             continue
-        return gen_time  # type: ignore[no-any-return]
+        return gen_time
     raise VerificationError(
         "timestamp: no trusted timestamp authority verifies it (" + "; ".join(errors) + ")")
 

@@ -16,25 +16,24 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.errors import VerificationError
 from sigward.formats.bundle import HASHLIB_NAMES, PROTO_HASH_NAMES, Bundle, TlogEntry
 from sigward.sigstore.certs import CertIdentity
-from sigward.sigstore.identity import IdentityPolicy
+from sigward.sigstore.policy import Checks, IdentityMatcher, check_identities
 from sigward.sigstore.trust import TrustedRoot
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from sigward.keys.interfaces import Verifier
 
 # Clock skew allowed for a log's integrated time to lie in the future (sigstore-go uses a small margin).
 FUTURE_SKEW_SECONDS = 300
-
-
-@dataclass(frozen=True)
-class CheckOptions:
-    ignore_tlog: bool = False
-    ignore_sct: bool = False
-    use_signed_timestamps: bool = False  # require an RFC 3161 timestamp (cosign --use-signed-timestamps)
 
 
 @dataclass
@@ -42,24 +41,25 @@ class Verified:
     """What a bundle proved: who signed (keyless), when, and which log entries vouched for it."""
 
     identity: CertIdentity | None
-    certificate: Any | None
+    certificate: x509.Certificate | None
     times: list[datetime] = field(default_factory=list)
     tlog_entries: list[TlogEntry] = field(default_factory=list)
+    matched: IdentityMatcher | None = None  # which of the allowed identities it matched
 
 
 def verify_bundle(
     b: Bundle,
     *,
     root: TrustedRoot | None,
-    key: Any | None = None,
-    policy: IdentityPolicy | None = None,
+    key: Verifier | None = None,
+    identities: Sequence[IdentityMatcher] = (),
     artifact_digest: tuple[str, bytes] | None = None,
-    options: CheckOptions | None = None,
+    options: Checks | None = None,
 ) -> Verified:
-    """Verify ``b``. ``key`` is a ``sigward.keys.signer.Verifier`` for key-based verification; without it,
-    the bundle's certificate is used and ``policy`` must be given. ``artifact_digest`` = (hash name,
-    digest) of the blob a message signature covers."""
-    opts = options or CheckOptions()
+    """Verify ``b``. ``key`` is the ``Verifier`` for key-based verification; without it, the bundle's
+    certificate is used and must match one of ``identities``. ``artifact_digest`` = (hash name, digest)
+    of the blob a message signature covers."""
+    opts = options or Checks()
     verifier, cert = _signing_key(b, key)
     sig = b.signature
     if b.dsse_envelope is not None and len(b.dsse_envelope.signatures) != 1:
@@ -76,14 +76,14 @@ def verify_bundle(
     check_stamps = bool(b.rfc3161_timestamps) and (cert is not None or opts.use_signed_timestamps)
     needs_root = not opts.ignore_tlog or cert is not None or check_stamps
     if needs_root and root is None:
-        raise VerificationError("no trusted root to verify against (pass --trusted-root)")
+        raise VerificationError("no trusted root to verify against (give it a trusted root)")
     times: list[datetime] = []
     entries: list[TlogEntry] = []
     if not opts.ignore_tlog:
         assert root is not None
         if not b.tlog_entries:
             raise VerificationError("transparency log: the bundle has no log entry "
-                                    "(pass --insecure-ignore-tlog=true to skip this check)")
+                                    "(Checks.ignore_tlog skips this check)")
         errors = []
         for e in b.tlog_entries:
             try:
@@ -102,14 +102,14 @@ def verify_bundle(
         for ts in b.rfc3161_timestamps:
             times.append(_timestamp(root, ts, sig))
     if opts.use_signed_timestamps and not b.rfc3161_timestamps:
-        raise VerificationError("timestamp: --use-signed-timestamps needs an RFC 3161 timestamp in the "
+        raise VerificationError("timestamp: Checks.use_signed_timestamps needs an RFC 3161 timestamp in the "
                                 "bundle")
 
-    identity = None
+    identity, matched = None, None
     if cert is not None:
         assert root is not None
-        identity = check_certificate(cert, root, times, opts, policy)
-    return Verified(identity, cert, times, entries)
+        identity, matched = check_certificate(cert, root, times, opts, identities)
+    return Verified(identity, cert, times, entries, matched)
 
 
 def verify_legacy(
@@ -123,9 +123,9 @@ def verify_legacy(
     rekor_bundle: Any | None = None,
     timestamp: bytes | None = None,
     root: TrustedRoot | None,
-    key: Any | None = None,
-    policy: IdentityPolicy | None = None,
-    options: CheckOptions | None = None,
+    key: Verifier | None = None,
+    identities: Sequence[IdentityMatcher] = (),
+    options: Checks | None = None,
 ) -> Verified:
     """A cosign v2 signature: detached signature, certificate annotation, Rekor bundle (SET), timestamp.
 
@@ -135,9 +135,9 @@ def verify_legacy(
     SET: these signatures carry no inclusion proof.
     """
     from sigward.errors import NoCertificateError
-    from sigward.keys.signer import Verifier
+    from sigward.keys.local import LocalVerifier as Verifier
 
-    opts = options or CheckOptions()
+    opts = options or Checks()
     cert = None
     text = certificate_pem.encode() if isinstance(certificate_pem, str) else certificate_pem
     if text and b"-----BEGIN CERTIFICATE-----" not in text and key is not None:
@@ -180,12 +180,12 @@ def verify_legacy(
             root.timestamp_authorities or opts.use_signed_timestamps):
         times.append(_timestamp(root, timestamp, stamped))
     elif opts.use_signed_timestamps:
-        raise VerificationError("timestamp: --use-signed-timestamps needs an RFC 3161 timestamp on the "
+        raise VerificationError("timestamp: Checks.use_signed_timestamps needs an RFC 3161 timestamp on the "
                                 "signature")
     if not opts.ignore_tlog:
         if rekor_bundle is None:
             raise VerificationError("transparency log: the signature has no Rekor bundle to verify offline "
-                                    "(pass --insecure-ignore-tlog=true to skip this check)")
+                                    "(Checks.ignore_tlog skips this check)")
         if root is None:
             raise VerificationError("no trusted root to verify the transparency log entry against")
         from sigward.sigstore import tlog
@@ -203,12 +203,13 @@ def verify_legacy(
         if envelope_bytes is not None:
             _check_envelope_hash(body, envelope_bytes)
         times.append(datetime.fromtimestamp(rekor_bundle.integrated_time, UTC))
-    identity = None
+    identity, matched = None, None
     if cert is not None:
         if root is None:
-            raise VerificationError("no trusted root to verify the certificate against (pass --trusted-root)")
-        identity = check_certificate(cert, root, times, opts, policy)
-    return Verified(identity, cert, times)
+            raise VerificationError("no trusted root to verify the certificate against "
+                                    "(give it a trusted root)")
+        identity, matched = check_certificate(cert, root, times, opts, identities)
+    return Verified(identity, cert, times, [], matched)
 
 
 def _envelope_signature(env: Any, verifier: Any, with_key: bool) -> bytes:
@@ -237,8 +238,8 @@ def _check_envelope_hash(body: bytes, data: bytes) -> None:
                                 "(envelopeHash does not match the attestation's bytes)")
 
 
-def check_certificate(cert: Any, root: TrustedRoot, times: list[datetime], opts: CheckOptions,
-                      policy: IdentityPolicy | None) -> CertIdentity:
+def check_certificate(cert: x509.Certificate, root: TrustedRoot, times: list[datetime], opts: Checks,
+                      identities: Sequence[IdentityMatcher]) -> tuple[CertIdentity, IdentityMatcher]:
     """Chain at every verified time, the SCT, then the identity policy; returns who signed."""
     from sigward.sigstore import certs
 
@@ -257,15 +258,12 @@ def check_certificate(cert: Any, root: TrustedRoot, times: list[datetime], opts:
     if not opts.ignore_sct:
         certs.verify_embedded_sct(cert, issuer, root)
     identity = certs.identity_of(cert)
-    if policy is None:
-        raise VerificationError("a certificate-signed signature needs an identity policy to verify")
-    policy.check(identity)
-    return identity
+    return identity, check_identities(identity, identities)
 
 
 def _signing_key(b: Bundle, key: Any | None) -> tuple[Any, Any | None]:
     """(verifier, certificate or None). A supplied key must match a certificate the bundle carries."""
-    from sigward.keys.signer import Verifier
+    from sigward.keys.local import LocalVerifier as Verifier
 
     cert = None
     if b.leaf_certificate is not None:
@@ -283,7 +281,8 @@ def _signing_key(b: Bundle, key: Any | None) -> tuple[Any, Any | None]:
             raise VerificationError("the bundle's certificate key is not the specified public key")
         return key, cert
     if cert is None:
-        raise VerificationError("the bundle is signed with a key, not a certificate: verify it with --key")
+        raise VerificationError("the bundle is signed with a key, not a certificate: "
+                                "verify it with a key authority")
     try:
         return Verifier(cert.public_key()), cert
     except Exception as e:
@@ -291,7 +290,7 @@ def _signing_key(b: Bundle, key: Any | None) -> tuple[Any, Any | None]:
 
 
 def _spki(pub: Any) -> bytes:
-    from sigward.keys.signer import public_key_der
+    from sigward.keys.keytypes import public_key_der
 
     return public_key_der(pub)
 

@@ -26,7 +26,7 @@ def store_of(ref: str) -> tuple[LayoutStore, Descriptor]:
 
 
 def material(key_path: str) -> Any:
-    from sigward.keys.signer import load_signer
+    from sigward.keys.providers import load_signer
     from sigward.sigstore.signing import SigningMaterial
 
     return SigningMaterial(load_signer(key_path, lambda *a: TEST_PASSWORD.encode()))

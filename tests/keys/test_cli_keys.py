@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from sigward.keys import encrypted, signer
+from sigward.keys import encrypted, keytypes
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 VECTORS = REPO / "tests" / "vectors" / "cosign"
@@ -51,7 +51,7 @@ def test_generate_writes_pair_with_modes_and_messages(tmp_path: pathlib.Path) ->
     assert (tmp_path / "cosign.pub").stat().st_mode & 0o777 == 0o644
     key = encrypted.decrypt_private_key((tmp_path / "cosign.key").read_bytes(), b"", "cosign.key")
     assert key.curve.name == "secp256r1"  # cosign always generates P-256
-    assert (tmp_path / "cosign.pub").read_bytes() == signer.public_key_pem(key.public_key())
+    assert (tmp_path / "cosign.pub").read_bytes() == keytypes.public_key_pem(key.public_key())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cosign.key", "cosign.pub"]
 
 
@@ -103,7 +103,7 @@ def test_import_key_pair(tmp_path: pathlib.Path) -> None:
     assert r.stderr == b"Private key written to import-cosign.key\nPublic key written to import-cosign.pub\n"
     assert (tmp_path / "import-cosign.key").stat().st_mode & 0o777 == 0o600
     k = encrypted.decrypt_private_key((tmp_path / "import-cosign.key").read_bytes(), b"hello", "k")
-    assert (tmp_path / "import-cosign.pub").read_bytes() == signer.public_key_pem(k.public_key())
+    assert (tmp_path / "import-cosign.pub").read_bytes() == keytypes.public_key_pem(k.public_key())
 
     bad = VECTORS / "invalidrsasmallkey.pem"
     r = run(tmp_path, "import-key-pair", "--key", str(bad), "-o", "bad", password="hello")

@@ -7,7 +7,7 @@ import pathlib
 import pytest
 
 from sigward.errors import KeyFileError
-from sigward.keys import encrypted, importing, pem, signer
+from sigward.keys import encrypted, importing, keytypes, local, pem
 
 VECTORS = pathlib.Path(__file__).resolve().parent.parent / "vectors" / "cosign"
 
@@ -40,7 +40,7 @@ CASES = [
 def test_import_vectors(name: str, expected: str | None) -> None:
     if expected is None:
         k = importing.parse_import_key(vector(name))
-        signer.Signer(k)  # usable for signing
+        local.LocalSigner(k)  # usable for signing
     else:
         with pytest.raises(KeyFileError) as e:
             importing.parse_import_key(vector(name))
@@ -57,7 +57,7 @@ def test_import_round_trip_keeps_the_key() -> None:
     assert pem.decode(private_pem).type == "ENCRYPTED SIGSTORE PRIVATE KEY"  # never the input's label
     back = encrypted.decrypt_private_key(private_pem, b"pw", "out.key")
     assert back.private_numbers() == original.private_numbers()
-    assert public_pem == signer.public_key_pem(original.public_key())
+    assert public_pem == keytypes.public_key_pem(original.public_key())
 
 
 def test_rsa_exponent_and_small_factor_rules() -> None:

@@ -10,7 +10,7 @@ import pathlib
 import pytest
 
 from sigward.errors import KeyFileError, UsageError, VerificationError
-from sigward.keys import ed25519ph, pem, signer
+from sigward.keys import algorithms, ed25519ph, keytypes, local, pem, providers
 from sigward.keys.importing import parse_import_key
 
 VECTORS = pathlib.Path(__file__).resolve().parent.parent / "vectors" / "cosign"
@@ -43,12 +43,12 @@ def flip(sig: bytes, i: int) -> bytes:
 
 @pytest.mark.parametrize("name, hash_name, known, details", KEYS)
 def test_sign_verify_every_key_type(name: str, hash_name: str, known: str, details: str) -> None:
-    s = signer.Signer(key(name))
+    s = local.LocalSigner(key(name))
     assert s.default_hash == hash_name
-    assert signer.signing_algorithm(s.public_key) == known
-    assert signer.key_details(s.public_key) == details
+    assert algorithms.signing_algorithm(s.public_key) == known
+    assert algorithms.key_details(s.public_key) == details
     sig = s.sign(DATA)
-    v = signer.Verifier(s.public_key)
+    v = local.LocalVerifier(s.public_key)
     v.verify(sig, DATA)
     with pytest.raises(VerificationError, match=r"^invalid signature: "):
         v.verify(flip(sig, len(sig) // 2), DATA)
@@ -63,8 +63,8 @@ def test_sign_verify_every_key_type(name: str, hash_name: str, known: str, detai
 
 
 def test_signature_encodings() -> None:
-    assert signer.Signer(key("validecp256")).sign(DATA)[0] == 0x30  # ASN.1 DER, not r||s
-    assert len(signer.Signer(key("validrsapkcs8")).sign(DATA)) == 256
+    assert local.LocalSigner(key("validecp256")).sign(DATA)[0] == 0x30  # ASN.1 DER, not r||s
+    assert len(local.LocalSigner(key("validrsapkcs8")).sign(DATA)) == 256
 
 
 def test_ed25519_defaults_to_ed25519ph_with_pure_as_option() -> None:
@@ -73,32 +73,32 @@ def test_ed25519_defaults_to_ed25519ph_with_pure_as_option() -> None:
 
     k = key("ed25519key")
     raw_pub = k.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    ph_sig = signer.Signer(k).sign(DATA)
+    ph_sig = local.LocalSigner(k).sign(DATA)
     assert ed25519ph.verify(raw_pub, DATA, ph_sig)
     with pytest.raises(InvalidSignature):
         k.public_key().verify(ph_sig, DATA)
-    pure = signer.Signer(k, ed25519_pure=True)
+    pure = local.LocalSigner(k, ed25519_pure=True)
     pure_sig = pure.sign(DATA)
     k.public_key().verify(pure_sig, DATA)  # cryptography's pure Ed25519 accepts it
-    signer.Verifier(k.public_key(), ed25519_pure=True).verify(pure_sig, DATA)
+    local.LocalVerifier(k.public_key(), ed25519_pure=True).verify(pure_sig, DATA)
     with pytest.raises(VerificationError):
-        signer.Verifier(k.public_key()).verify(pure_sig, DATA)  # ph verifier refuses pure
-    assert signer.signing_algorithm(k.public_key(), prehash_ed25519=False) == "ED25519"
+        local.LocalVerifier(k.public_key()).verify(pure_sig, DATA)  # ph verifier refuses pure
+    assert algorithms.signing_algorithm(k.public_key(), prehash_ed25519=False) == "ED25519"
     with pytest.raises(UsageError):
         pure.sign_prehashed(hashlib.sha512(DATA).digest(), "sha512")
 
 
 def test_hash_override_for_legacy_verify() -> None:
     # cosign's legacy verify passes --signature-digest-algorithm (sha256) even for P-384 keys.
-    s = signer.Signer(key("validecp384"))
+    s = local.LocalSigner(key("validecp384"))
     sig = s.sign_prehashed(hashlib.sha256(DATA).digest(), "sha256")
-    signer.Verifier(s.public_key, hash_name="sha256").verify(sig, DATA)
+    local.LocalVerifier(s.public_key, hash_name="sha256").verify(sig, DATA)
     with pytest.raises(VerificationError):
-        signer.Verifier(s.public_key).verify(sig, DATA)
+        local.LocalVerifier(s.public_key).verify(sig, DATA)
 
 
 def test_bad_digest_and_hash_names() -> None:
-    s = signer.Signer(key("validecp256"))
+    s = local.LocalSigner(key("validecp256"))
     with pytest.raises(UsageError, match="sha256 digest is 32 bytes"):
         s.sign_prehashed(b"\x00" * 31, "sha256")
     with pytest.raises(UsageError, match="unsupported hash algorithm 'md5'"):
@@ -107,7 +107,7 @@ def test_bad_digest_and_hash_names() -> None:
 
 def test_public_key_pem_is_byte_identical_to_go() -> None:
     # cosign's invalidrsawithpubkey vector is Go's PEM of validrsa's public key.
-    out = signer.public_key_pem(key("validrsa").public_key())
+    out = keytypes.public_key_pem(key("validrsa").public_key())
     assert out == vector("invalidrsawithpubkey")
     lines = out.split(b"\n")
     assert lines[0] == b"-----BEGIN PUBLIC KEY-----" and out.endswith(b"-----END PUBLIC KEY-----\n")
@@ -116,8 +116,8 @@ def test_public_key_pem_is_byte_identical_to_go() -> None:
 
 def test_public_key_hint() -> None:
     pub = key("validecp256").public_key()
-    hint = signer.public_key_hint(pub)
-    assert base64.b64decode(hint) == hashlib.sha256(signer.public_key_der(pub)).digest()
+    hint = keytypes.public_key_hint(pub)
+    assert base64.b64decode(hint) == hashlib.sha256(keytypes.public_key_der(pub)).digest()
     assert len(hint) == 44
 
 
@@ -126,14 +126,14 @@ def test_generate_private_key_by_flag_name() -> None:
 
     for flag, curve in [("ecdsa-sha2-256-nistp256", "secp256r1"), ("ecdsa-sha2-384-nistp384", "secp384r1"),
                         ("ecdsa-sha2-512-nistp521", "secp521r1")]:
-        k = signer.generate_private_key(flag)
+        k = algorithms.generate_private_key(flag)
         assert isinstance(k, ec.EllipticCurvePrivateKey) and k.curve.name == curve
-    k = signer.generate_private_key("rsa-sign-pkcs1-2048-sha256")
+    k = algorithms.generate_private_key("rsa-sign-pkcs1-2048-sha256")
     assert isinstance(k, rsa.RSAPrivateKey) and k.key_size == 2048
-    assert signer.signing_algorithm(signer.generate_private_key("ed25519-ph")) == "ED25519_PH"
+    assert algorithms.signing_algorithm(algorithms.generate_private_key("ed25519-ph")) == "ED25519_PH"
     with pytest.raises(UsageError, match="unsupported signing algorithm 'dsa'"):
-        signer.generate_private_key("dsa")
-    assert "ed25519" not in signer.SIGN_BLOB_FLAGS and len(signer.SIGN_BLOB_FLAGS) == 6
+        algorithms.generate_private_key("dsa")
+    assert "ed25519" not in algorithms.SIGN_BLOB_FLAGS and len(algorithms.SIGN_BLOB_FLAGS) == 6
 
 
 # ---- loading -------------------------------------------------------------------------------------
@@ -155,27 +155,27 @@ def test_load_verifier_from_every_public_form(tmp_path: pathlib.Path, monkeypatc
     from cryptography.hazmat.primitives import serialization
 
     ec_key = key("validecp256")
-    sig = signer.Signer(ec_key).sign(DATA)
-    (tmp_path / "k.pub").write_bytes(signer.public_key_pem(ec_key.public_key()))
+    sig = local.LocalSigner(ec_key).sign(DATA)
+    (tmp_path / "k.pub").write_bytes(keytypes.public_key_pem(ec_key.public_key()))
     (tmp_path / "c.pem").write_bytes(_self_signed_cert_pem(ec_key))
     for ref in ("k.pub", "c.pem"):
-        signer.load_verifier(str(tmp_path / ref)).verify(sig, DATA)
+        providers.load_verifier(str(tmp_path / ref)).verify(sig, DATA)
     monkeypatch.setenv("SIGWARD_TEST_PUB", (tmp_path / "k.pub").read_text())
-    signer.load_verifier("env://SIGWARD_TEST_PUB").verify(sig, DATA)
+    providers.load_verifier("env://SIGWARD_TEST_PUB").verify(sig, DATA)
 
     rsa_key = key("validrsapkcs1")
     pkcs1 = rsa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.PKCS1)
     assert pkcs1.startswith(b"-----BEGIN RSA PUBLIC KEY-----")
     (tmp_path / "rsa.pub").write_bytes(pkcs1)
-    signer.load_verifier(str(tmp_path / "rsa.pub")).verify(signer.Signer(rsa_key).sign(DATA), DATA)
+    providers.load_verifier(str(tmp_path / "rsa.pub")).verify(local.LocalSigner(rsa_key).sign(DATA), DATA)
 
 
 def test_load_verifier_from_encrypted_key_needs_password() -> None:
     path = str(VECTORS / "pemsigstorekey.pem")
     with pytest.raises(KeyFileError, match="encrypted private key and no password source"):
-        signer.load_verifier(path)
-    s = signer.load_signer(path, lambda confirm: b"hello")
-    signer.load_verifier(path, lambda confirm: b"hello").verify(s.sign(DATA), DATA)
+        providers.load_verifier(path)
+    s = providers.load_signer(path, lambda confirm: b"hello")
+    providers.load_verifier(path, lambda confirm: b"hello").verify(s.sign(DATA), DATA)
 
 
 @pytest.mark.parametrize("ref, message", [
@@ -188,7 +188,7 @@ def test_load_verifier_from_encrypted_key_needs_password() -> None:
     ("/nonexistent/cosign.pub", "reading key /nonexistent/cosign.pub: no such file"),
 ])
 def test_unusable_references(ref: str, message: str) -> None:
-    for load in (lambda: signer.load_verifier(ref), lambda: signer.load_signer(ref, lambda c: b"")):
+    for load in (lambda: providers.load_verifier(ref), lambda: providers.load_signer(ref, lambda c: b"")):
         with pytest.raises(KeyFileError) as e:
             load()
         assert str(e.value).startswith(message)
@@ -197,27 +197,27 @@ def test_unusable_references(ref: str, message: str) -> None:
 def test_load_signer_refuses_unencrypted_keys_without_asking_a_password() -> None:
     asked = []
     with pytest.raises(KeyFileError) as e:
-        signer.load_signer(str(VECTORS / "validecp256.pem"), lambda c: asked.append(c) or b"")
+        providers.load_signer(str(VECTORS / "validecp256.pem"), lambda c: asked.append(c) or b"")
     assert str(e.value).endswith("validecp256.pem: unsupported pem type: EC PRIVATE KEY")
     assert asked == []
 
 
 def test_load_verifier_rejects_private_and_unknown_blocks(tmp_path: pathlib.Path) -> None:
     with pytest.raises(KeyFileError, match="unsupported pem type: EC PRIVATE KEY"):
-        signer.load_verifier(str(VECTORS / "validecp256.pem"))
+        providers.load_verifier(str(VECTORS / "validecp256.pem"))
     p = tmp_path / "x.pem"
     p.write_bytes(pem.encode("PUBLIC KEY", b"\x30\x03\x02\x01\x00"))
     with pytest.raises(KeyFileError, match=r"x\.pem: cannot parse PUBLIC KEY"):
-        signer.load_verifier(str(p))
+        providers.load_verifier(str(p))
     p.write_bytes(b"hello")
     with pytest.raises(KeyFileError, match="no PEM block found"):
-        signer.load_verifier(str(p))
+        providers.load_verifier(str(p))
 
 
 @pytest.mark.parametrize("name", ["validecp256", "validrsapkcs8", "ed25519key"])
 @pytest.mark.parametrize("pure", [False, True])
 def test_garbage_signatures_are_verification_errors(name: str, pure: bool) -> None:
-    v = signer.Verifier(key(name).public_key(), ed25519_pure=pure)
+    v = local.LocalVerifier(key(name).public_key(), ed25519_pure=pure)
     for sig in (b"", b"\x30\x02", b"x" * 300):
         with pytest.raises(VerificationError):
             v.verify(sig, DATA)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sigward import gojson
+from sigward.cli.common import repository_override
 from sigward.errors import InvalidReferenceError
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
@@ -115,15 +116,15 @@ def test_attach_store_is_separate(tmp_path: Path) -> None:
 def test_cosign_repository_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ref = parse_reference("example.com/app:1")
     monkeypatch.delenv("COSIGN_REPOSITORY", raising=False)
-    assert attachment_reference(ref) is ref
+    assert attachment_reference(ref, repository_override()) is ref
     layout = LayoutStore(tmp_path)
     assert attachment_store(LayoutReference(str(tmp_path)), image_store=layout) is layout
     monkeypatch.setenv("COSIGN_REPOSITORY", "registry.example.com/sigs/app")
-    assert attachment_reference(ref) == Reference("registry.example.com", "sigs/app")
+    assert attachment_reference(ref, repository_override()) == Reference("registry.example.com", "sigs/app")
     monkeypatch.setenv("COSIGN_REPOSITORY", f"oci:{tmp_path}/sigs")
-    assert attachment_reference(ref) == LayoutReference(f"{tmp_path}/sigs")
-    store = attachment_store(ref)
+    assert attachment_reference(ref, repository_override()) == LayoutReference(f"{tmp_path}/sigs")
+    store = attachment_store(ref, override=repository_override())
     assert isinstance(store, LayoutStore) and store.name == f"oci:{tmp_path}/sigs"
     monkeypatch.setenv("COSIGN_REPOSITORY", "example.com/app:tag")
     with pytest.raises(InvalidReferenceError, match="a repository has no tag"):
-        attachment_reference(ref)
+        attachment_reference(ref, repository_override())

@@ -166,3 +166,26 @@ def test_damaged_source_stream_is_never_committed_at_the_destination(
         assert not dst.has_blob(layer.digest)
         with pytest.raises(NotFoundError):
             dst.resolve("v1")
+
+
+class _CountingLayout(LayoutStore):
+    """A real layout counting its index.json read-modify-writes."""
+
+    writes = 0
+
+    def _update_index(self, change: Any) -> None:
+        self.writes += 1
+        super()._update_index(change)
+
+
+def test_an_index_copy_into_a_layout_writes_index_json_once(tmp_path: Path) -> None:
+    src = LayoutStore(tmp_path / "src")
+    platforms = [f"linux/arch{i}" for i in range(6)]
+    write_demo_image(src, "multi", platforms=platforms)
+    dst = _CountingLayout(tmp_path / "dst")
+    copy(src, "multi", dst, "multi")
+    assert dst.writes == 1  # 6 children + the tagged root, listed in one write
+    index = src.get_manifest("multi")
+    assert dst.get_manifest("multi").data == index.data
+    listed = {d.digest for d in dst.index_entries()}
+    assert {c.digest for c in index.manifests} <= listed

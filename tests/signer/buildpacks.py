@@ -111,7 +111,7 @@ def export(registry: object, workdir: Path, repo: str, tags: tuple[str, ...] = (
     workdir.mkdir(parents=True, exist_ok=True)
     layers = lay_out(workdir, f"{host}/buildpacks/run@{run}", f"{host}/buildpacks/run:v1", sboms=sboms)
     report = workdir / "report.toml"
-    images = [f"{host}/{repo}:{t}" for t in tags]
+    images = [t if "/" in t else f"{host}/{repo}:{t}" for t in tags]  # "v1", or a whole name "HOST/r:t"
     p = run_exporter(workdir, layers, report, images, ["-insecure-registry", host], env=env)
     import tomllib
 

@@ -377,3 +377,43 @@ def test_keyless_without_a_token_refused_nothing_signed(registry: RegistryServer
     assert p.stderr.startswith(f"Error: {config}: configs[1]: no identity token for keyless signing: set "
                                "identity-token")
     assert tags(registry, unique_repo) == {"v1"}
+
+
+def test_tags_in_several_repositories_each_signed(registry: RegistryServer, unique_repo: str, tmp_path: Path,
+                                                  keys: dict[str, Path]) -> None:
+    """The exporter may name one image in several repositories (same registry): each is signed there."""
+    mirror = f"{unique_repo}-mirror"
+    exp = export(registry, tmp_path / "build", unique_repo, ("v1", f"{registry.host}/{mirror}:v1"))
+    config = cosign_toml(tmp_path / "cosign.toml", [key_config(keys, "k1", **{"export-sbom": "none"})])
+    p = run_signer(exp, config)
+    assert p.returncode == 0, p.stderr
+    assert "Signed 2 image(s) with 1 config(s): 2 signatures" in p.stdout
+    for repo in (unique_repo, mirror):
+        v = sigward("verify", "--key", f"{keys['k1']}.pub", NOTLOG, "-a", "team=payments",
+                    f"{registry.host}/{repo}@{exp.digest}")
+        assert v.returncode == 0, v.stderr
+
+
+# -- keys held elsewhere: the config's key reference goes to sigward's key providers unchanged ---------------
+
+
+def test_pkcs11_key_in_a_token(registry: RegistryServer, unique_repo: str, tmp_path: Path) -> None:
+    """A SoftHSM2 token's EC key signs through `key = "pkcs11:…"`: the private key never leaves the token."""
+    from tests.fixtures.softhsm import start_softhsm
+
+    hsm = start_softhsm(tmp_path / "hsm")
+    exp = export(registry, tmp_path / "build", unique_repo, ("v1",))
+    config = cosign_toml(tmp_path / "cosign.toml", [
+        {"key": hsm.uri("ec-p256", pin=True), "tlog-upload": False}])
+    p = run_signer(exp, config, env=hsm.env())
+    assert p.returncode == 0, p.stderr
+    assert "1 signature, 2 attestations" in p.stdout  # CycloneDX and SPDX
+    v = sigward("verify", "--key", hsm.uri("ec-p256", pin=True), NOTLOG, "-a", "team=payments", exp.by_digest,
+                env=hsm.env())
+    assert v.returncode == 0, v.stderr
+    a = sigward("verify-attestation", "--key", hsm.uri("ec-p256", pin=True), NOTLOG, "--type", "cyclonedx",
+                exp.by_digest, env=hsm.env())
+    assert a.returncode == 0, a.stderr
+    # the other key on the token did not sign it
+    assert sigward("verify", "--key", hsm.uri("ec-p384", pin=True), NOTLOG, exp.by_digest,
+                   env=hsm.env()).returncode != 0

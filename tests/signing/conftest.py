@@ -53,7 +53,7 @@ def _make_keys(directory: Path, prefix: str) -> KeyPair:
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from sigward.keys.encrypted import encrypt_private_key
-    from sigward.keys.signer import public_key_pem
+    from sigward.keys.keytypes import public_key_pem
 
     k = ec.generate_private_key(ec.SECP256R1())
     (directory / f"{prefix}.key").write_bytes(encrypt_private_key(k, TEST_PASSWORD.encode()))

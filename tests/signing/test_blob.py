@@ -106,7 +106,7 @@ def test_other_key_types(run: Callable[..., Any], blob: Path, tmp_path: Path, fl
                          algorithm: str) -> None:
     from cryptography.hazmat.primitives import serialization
 
-    from sigward.keys.signer import generate_private_key
+    from sigward.keys.algorithms import generate_private_key
 
     key = generate_private_key(flag)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from sigward.errors import NotFoundError
-from sigward.keys.signer import load_verifier
+from sigward.keys.providers import load_verifier
 from sigward.oci.layout import LayoutStore
 from sigward.oci.reference import LayoutReference, parse_reference
 from sigward.ops.fetch import fetch_ahead
 from sigward.ops.verify import VerifyOptions, verify_image
+from sigward.sigstore.policy import Checks, KeyAuthority
 
 NOTLOG = "--insecure-ignore-tlog=true"
 
@@ -41,8 +42,8 @@ def test_every_signature_is_checked_and_first_match_stops_early(
     ref = parse_reference(img)
     assert isinstance(ref, LayoutReference) and ref.digest
     store = LayoutStore(ref.path)
-    opts = VerifyOptions(ignore_tlog=True, new_bundle_format=not fmt)
-    verifier = load_verifier(keys.pub)
+    opts = VerifyOptions(new_bundle_format=not fmt)
+    verifier = KeyAuthority((load_verifier(keys.pub),), checks=Checks(ignore_tlog=True))
     assert len(verify_image(store, ref.digest, verifier, options=opts).signatures) == 6
     opts.first_match = True
     assert len(verify_image(store, ref.digest, verifier, options=opts).signatures) == 1

@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import socket
+import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -61,6 +62,7 @@ def _opts(**kw: Any) -> IdentityOptions:
     kw.setdefault("sleep", lambda s: pytest.fail(f"unexpected sleep({s})"))
     kw.setdefault("open_browser", lambda url: pytest.fail(f"unexpected browser for {url}"))
     kw.setdefault("filesystem_token_path", "/nonexistent/oidc-token")
+    kw.setdefault("notify", lambda message: print(message, file=sys.stderr, flush=True))  # as the CLI does
     return IdentityOptions(**kw)
 
 

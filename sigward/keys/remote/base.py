@@ -26,7 +26,7 @@ from sigward.errors import KeyFileError, UsageError, VerificationError
 from sigward.keys.keytypes import PublicKey, key_kind
 
 if TYPE_CHECKING:
-    from sigward.keys.signer import Verifier
+    from sigward.keys.local import LocalVerifier as Verifier
 
 HASH_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
 # The Python package each extra brings, for the "install the extra" line.
@@ -63,7 +63,7 @@ class RemoteVerifier:
     """Local verification with a remote key's public half; RSA-PSS too (AWS KMS's first RSA algorithm)."""
 
     def __init__(self, public_key: PublicKey, hash_name: str, *, pss: bool = False):
-        from sigward.keys.signer import Verifier
+        from sigward.keys.local import LocalVerifier as Verifier
 
         self._inner: Verifier = Verifier(public_key, hash_name=hash_name)
         self.kind = self._inner.kind
@@ -82,7 +82,7 @@ class RemoteVerifier:
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.asymmetric import padding, utils
 
-        from sigward.keys.signer import _check_digest, _hash_alg
+        from sigward.keys.local import _check_digest, _hash_alg
 
         _check_digest(digest, hash_name)
         alg = _hash_alg(hash_name)

@@ -50,8 +50,8 @@ def load_public_key(ref: KeyRef) -> PublicKey:
 def load_verifier(ref: KeyRef, hash_name: str | None) -> Any:
     """A verifier as cosign builds one for the scheme (the key's own hash, or the flag's for Vault/k8s)."""
     from sigward.keys.keytypes import default_hash
+    from sigward.keys.local import LocalVerifier as Verifier
     from sigward.keys.remote.base import RemoteVerifier
-    from sigward.keys.signer import Verifier
 
     mod = provider(ref.kind)
     if ref.kind == "k8s":

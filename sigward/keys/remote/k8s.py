@@ -94,7 +94,7 @@ def _field(data: dict[str, bytes], name: str, text: str) -> bytes:
 def load_signer(text: str) -> Any:
     """The key pair's signer: ``cosign.key`` decrypted with ``cosign.password`` from the same Secret."""
     from sigward.keys import encrypted
-    from sigward.keys.signer import Signer
+    from sigward.keys.local import LocalSigner as Signer
 
     data = _secret_data(text)
     key = encrypted.decrypt_private_key(_field(data, "cosign.key", text),

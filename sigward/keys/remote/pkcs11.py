@@ -19,7 +19,6 @@ printed to a terminal or a CI log is a PIN leaked.
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -165,15 +164,6 @@ def _pin_for(token: Any, uri: Pkcs11Uri, text: str, ask: bool, prompt: Callable[
         raise key_error(text, "the token needs a PIN: set COSIGN_PKCS11_PIN or pin-value")
     label = uri.label or uri.key_id.hex()
     return prompt(f"Enter PIN for key '{label}' in PKCS11 token '{token.label}': ")
-
-
-def terminal_pin_prompt(message: str) -> str:
-    """The CLI's PIN prompt (stderr, no echo); only called when stdin is a terminal."""
-    if sys.stdin is None or not sys.stdin.isatty():
-        raise key_error("pkcs11:", "the token needs a PIN: set COSIGN_PKCS11_PIN or pin-value")
-    from sigward.keys.password import _prompt
-
-    return _prompt(message, sys.stdin, sys.stderr).decode("utf-8")
 
 
 def public_key_of(session: Any, private: Any, uri: Pkcs11Uri, text: str) -> PublicKey:

@@ -110,7 +110,7 @@ class TokenCache:
                         "client_id": CLIENT_ID, "refresh_token": creds.identity_token}
                 resp = http.post(realm, data=form)
             else:
-                params: list[tuple[str, str]] = []
+                params: list[tuple[str, str | int | float | bool | None]] = []
                 if service:
                     params.append(("service", service))
                 params += [("scope", s) for s in scope_list]

@@ -249,7 +249,7 @@ class RegistryStore(BlobUploads, Store):
 
     def tags_if_cheap(self, max_requests: int) -> list[str] | None:
         out: list[str] = []
-        path: str | None = self._path("tags", "list")
+        path: str = self._path("tags", "list")
         params: Any = {"n": str(self.tags_page_size)}
         for _ in range(max(1, max_requests)):
             try:

@@ -38,7 +38,10 @@ class BlobUploads:
 
     client: RegistryClient
     chunk_size: int
-    name: str
+
+    @property
+    def name(self) -> str:  # the store's display name (RegistryStore defines it)
+        raise NotImplementedError
 
     def _req(self, method: str, path: str, scopes: list[str], **kw: Any) -> httpx.Response:
         raise NotImplementedError
@@ -120,7 +123,7 @@ class BlobUploads:
         return self._location(resp), int_header(resp, "OCI-Chunk-Min-Length")
 
     def _location(self, resp: httpx.Response) -> str:
-        loc = resp.headers.get("Location")
+        loc: str | None = resp.headers.get("Location")
         if not loc:
             raise StoreError(f"{resp.request.method} {resp.request.url}: registry sent no upload Location")
         return urljoin(str(resp.request.url), loc)

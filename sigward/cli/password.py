@@ -1,4 +1,5 @@
-"""Where a key password comes from, in cosign's exact order (``readPasswordFn``).
+"""Where the CLI gets a key password, in cosign's exact order (``readPasswordFn``); the library takes a
+password or a callback instead.
 
 1. ``COSIGN_PASSWORD`` if it is *set* - an empty value is an empty password - used verbatim;
 2. a terminal on stdin: prompt on stderr without echo (twice when creating a key);

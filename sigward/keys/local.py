@@ -1,4 +1,7 @@
-"""Signing and verifying with cosign's default scheme for each key type.
+"""Keys held in this process (key files, env://, ephemeral keyless keys): cosign's default scheme per type.
+
+``LocalSigner``/``LocalVerifier`` implement ``sigward.keys.interfaces.Signer``/``Verifier`` for a
+``cryptography`` key object; ``sigward.keys.providers.local`` loads them from cosign key files.
 
 ECDSA signs with the hash that matches its curve (ASN.1 DER signatures), RSA with PKCS#1 v1.5 and
 SHA-256, Ed25519 with **Ed25519ph** unless pure Ed25519 is asked for (cosign's ``sign-blob`` without
@@ -11,32 +14,22 @@ computed elsewhere (streamed blobs): the digest is signed as-is, never hashed ag
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from sigward.errors import KeyFileError, UsageError, VerificationError
-from sigward.keys import ed25519ph, pem
-from sigward.keys.algorithms import (  # noqa: F401  (re-exported: one import site for callers)
-    ALGORITHMS,
-    SIGN_BLOB_FLAGS,
-    algorithm_for_flag,
-    generate_private_key,
-    key_details,
-    signing_algorithm,
-)
-from sigward.keys.keyref import KeyRef, not_supported, parse_key_ref
+from sigward.errors import UsageError, VerificationError
+from sigward.keys import ed25519ph
 from sigward.keys.keytypes import GO_CURVE_NAMES, PrivateKey, PublicKey, default_hash, key_kind
 
-PasswordFn = Callable[[bool], bytes]
 _HASH_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
 
 
 def _hash_alg(name: str) -> Any:
     from cryptography.hazmat.primitives import hashes
 
-    algs = {"sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
+    algs: dict[str, Callable[[], hashes.HashAlgorithm]] = {
+        "sha256": hashes.SHA256, "sha384": hashes.SHA384, "sha512": hashes.SHA512}
     if name not in algs:
         raise UsageError(f"unsupported hash algorithm {name!r} (allowed: sha256, sha384, sha512)")
     return algs[name]()
@@ -48,23 +41,7 @@ def _check_digest(digest: bytes, hash_name: str) -> None:
         raise UsageError(f"a {hash_name} digest is {_HASH_SIZES[hash_name]} bytes, got {len(digest)}")
 
 
-def public_key_pem(pub: PublicKey) -> bytes:
-    """PKIX ``PUBLIC KEY`` PEM exactly as Go writes it (64-char lines, trailing newline)."""
-    return pem.encode("PUBLIC KEY", public_key_der(pub))
-
-
-def public_key_der(pub: PublicKey) -> bytes:
-    from cryptography.hazmat.primitives import serialization
-
-    return pub.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def public_key_hint(pub: PublicKey) -> str:
-    """The Sigstore bundle key hint: standard base64 of SHA-256 over the PKIX DER."""
-    return base64.b64encode(hashlib.sha256(public_key_der(pub)).digest()).decode("ascii")
-
-
-class Verifier:
+class LocalVerifier:
     """Checks signatures made with a public key; every failure is a one-line VerificationError."""
 
     def __init__(self, public_key: PublicKey, *, hash_name: str | None = None, ed25519_pure: bool = False):
@@ -128,7 +105,7 @@ class Verifier:
         return "Ed25519" if self.ed25519_pure else "Ed25519ph"
 
 
-class Signer:
+class LocalSigner:
     """A private key with cosign's default scheme; ``default_hash`` is the digest it signs over."""
 
     def __init__(self, private_key: PrivateKey, *, ed25519_pure: bool = False):
@@ -138,8 +115,8 @@ class Signer:
         self.ed25519_pure = ed25519_pure
         self.default_hash = default_hash(private_key)
 
-    def verifier(self) -> Verifier:
-        return Verifier(self.public_key, ed25519_pure=self.ed25519_pure)
+    def verifier(self) -> LocalVerifier:
+        return LocalVerifier(self.public_key, ed25519_pure=self.ed25519_pure)
 
     def sign(self, data: bytes) -> bytes:
         if self.kind == "ed25519":
@@ -168,91 +145,3 @@ class Signer:
 
         return self.private_key.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
                                               serialization.NoEncryption())
-
-
-def _as_ref(ref: str | KeyRef) -> KeyRef:
-    return ref if isinstance(ref, KeyRef) else parse_key_ref(ref)
-
-
-def load_private_key(ref: str | KeyRef, password_fn: PasswordFn) -> PrivateKey:
-    """Decrypt a cosign encrypted key named by ``ref``; the password is asked only for a real key file."""
-    from sigward.keys import encrypted
-
-    kref = _as_ref(ref)
-    if kref.kind not in ("file", "env"):
-        raise not_supported(kref)
-    raw = kref.read()
-    block = pem.decode(raw)
-    if block is None:
-        raise KeyFileError(f"{kref.text}: invalid pem block")
-    if block.type not in encrypted.ENCRYPTED_PEM_TYPES:
-        raise KeyFileError(f"{kref.text}: unsupported pem type: {block.type}")
-    return encrypted.decrypt_private_key(raw, password_fn(False), kref.text)
-
-
-def load_signer(ref: str | KeyRef, password_fn: PasswordFn, *, ed25519_pure: bool = False,
-                pin_prompt: Callable[[str], str] | None = None) -> Any:
-    """A signer for any key reference: a key file/env key, or a key held in a KMS, token or secret."""
-    kref = _as_ref(ref)
-    if kref.kind not in ("file", "env"):
-        from sigward.keys.remote import dispatch  # only now: a key file never imports a provider
-
-        if dispatch.handles(kref.kind):
-            return dispatch.load_signer(kref, password_fn, pin_prompt)
-    return Signer(load_private_key(kref, password_fn), ed25519_pure=ed25519_pure)
-
-
-def load_public_key(ref: str | KeyRef, password_fn: PasswordFn | None = None) -> PublicKey:
-    """A verification key: PKIX or PKCS#1 public key PEM, a certificate, or an encrypted private key."""
-    from cryptography.hazmat.primitives import serialization
-
-    from sigward.keys import encrypted
-
-    kref = _as_ref(ref)
-    if kref.kind not in ("file", "env"):
-        from sigward.keys.remote import dispatch
-
-        if dispatch.handles(kref.kind):
-            return dispatch.load_public_key(kref)
-        raise not_supported(kref)
-    raw = kref.read()
-    block = pem.decode(raw)
-    if block is None:
-        raise KeyFileError(f"{kref.text}: no PEM block found (expected a public key, certificate or "
-                           "cosign private key)")
-    try:
-        if block.type == "PUBLIC KEY":
-            pub: Any = serialization.load_der_public_key(block.data)
-        elif block.type == "RSA PUBLIC KEY":
-            from cryptography.hazmat.primitives.asymmetric import rsa
-
-            pub = serialization.load_der_public_key(block.data)
-            if not isinstance(pub, rsa.RSAPublicKey):
-                raise KeyFileError("RSA PUBLIC KEY block does not hold an RSA key")
-        elif block.type == "CERTIFICATE":
-            from cryptography import x509  # only here: it costs ~30 ms of start-up
-
-            pub = x509.load_der_x509_certificate(block.data).public_key()
-        elif block.type in encrypted.ENCRYPTED_PEM_TYPES:
-            if password_fn is None:
-                raise KeyFileError("is an encrypted private key and no password source was given")
-            return encrypted.decrypt_private_key(raw, password_fn(False), kref.text).public_key()
-        else:
-            raise KeyFileError(f"unsupported pem type: {block.type}")
-        key_kind(pub)
-    except KeyFileError as e:
-        raise KeyFileError(f"{kref.text}: {e}") from None
-    except (ValueError, TypeError) as e:
-        raise KeyFileError(f"{kref.text}: cannot parse {block.type}: {e}") from None
-    return pub  # type: ignore[no-any-return]
-
-
-def load_verifier(ref: str | KeyRef, password_fn: PasswordFn | None = None, *,
-                  hash_name: str | None = None, ed25519_pure: bool = False) -> Any:
-    kref = _as_ref(ref)
-    if kref.kind not in ("file", "env"):
-        from sigward.keys.remote import dispatch
-
-        if dispatch.handles(kref.kind):
-            return dispatch.load_verifier(kref, hash_name)
-    return Verifier(load_public_key(ref, password_fn), hash_name=hash_name, ed25519_pure=ed25519_pure)
