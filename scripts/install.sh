@@ -31,6 +31,17 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
   echo "$lock_sum" >"$stamp"
 fi
 
+# The Go-built peers the interop tests run (cosign, crane, cue, go-containerregistry's referrers-API
+# registry): built once from the Go module proxy and cached by version; one line per tool it builds.
+command -v go >/dev/null 2>&1 || apt_go=1
+if [ "${apt_go:-}" = 1 ]; then
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+  echo "installing Debian packages: golang-go" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq golang-go >/dev/null
+fi
+bash scripts/go-tools.sh
+
 # compat editable mode puts the checkout on sys.path through a .pth file; the default mode installs an
 # import hook that costs every `sigward` process ~12 ms of start-up.
 python3 -m pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat 2>&1 | grep -v -E "^WARNING: (Running pip as|Location)" || true

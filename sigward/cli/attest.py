@@ -215,7 +215,8 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
             identifier = image_identifier(ref, store, args)
             result = verify_attestations(store, identifier, policy, attach_store=attach, options=opts,
                                          type_name=args.type, policies=policies)
-        print(verification_header(ref, check_claims=args.check_claims, annotations=False,
+        shown = text if args.local_image else ref  # cosign names a --local-image target as typed
+        print(verification_header(shown, check_claims=args.check_claims, annotations=False,
                                   tlog=not checks.ignore_tlog, key=bool(args.key)), file=sys.stderr)
         for a in result.attestations:
             sys.stdout.buffer.write(render.attestation_line(a) + b"\n")

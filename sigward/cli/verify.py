@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         with store:
             identifier = image_identifier(ref, store, args)
             result = verify_image(store, identifier, policy, attach_store=attach, options=opts)
-        print(verification_header(ref, check_claims=args.check_claims, annotations=bool(annotations),
+        shown = text if args.local_image else ref  # cosign names a --local-image target as typed
+        print(verification_header(shown, check_claims=args.check_claims, annotations=bool(annotations),
                                   tlog=not checks.ignore_tlog, key=bool(args.key)), file=sys.stderr)
         if args.output == "text":
             for s in result.signatures:

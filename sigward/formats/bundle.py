@@ -83,10 +83,10 @@ class TlogEntry:
     json: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        """protojson of the entry (rekor.proto field order; zero values omitted)."""
+        """protojson of the entry (rekor.proto field order; zero values omitted, except the log indexes:
+        sigstore-python refuses an entry or inclusion proof without ``logIndex``, and 0 is a real index)."""
         out: dict[str, Any] = {}
-        if self.log_index:
-            out["logIndex"] = str(self.log_index)
+        out["logIndex"] = str(self.log_index)
         out["logId"] = {"keyId": b64encode(self.log_id)}
         out["kindVersion"] = {"kind": self.kind, "version": self.version}
         if self.integrated_time:
@@ -96,8 +96,7 @@ class TlogEntry:
         p = self.inclusion_proof
         if p is not None:
             proof: dict[str, Any] = {}
-            if p.log_index:
-                proof["logIndex"] = str(p.log_index)
+            proof["logIndex"] = str(p.log_index)
             proof["rootHash"] = b64encode(p.root_hash)
             if p.tree_size:
                 proof["treeSize"] = str(p.tree_size)

@@ -14,6 +14,12 @@ other's entries.
 Referrers: cosign's ``save`` writes referrer manifests into ``blobs/`` without listing them in index.json
 (cosign-wire-formats.md §5.4) and cosign's own reader scans the blob directory; we do the same, once per
 store, and keep the result as an index refreshed on every change (``layout_referrers.py``).
+
+cosign's ``save`` also writes no tags at all: the image and its legacy signature and attestation images
+are index.json entries told apart by a ``kind`` annotation. So that every reader (``verify
+--local-image``, ``verify-attestation --local-image``, ``tree oci:DIR``, ``load``) sees such a layout as
+it sees one of ours, tag lookups fall back to those entries: the default tag names the one saved image,
+``sha256-<hex>.sig``/``.att`` its ``sigs``/``atts`` entry (``_cosign_kind_entry``).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,7 +41,7 @@ from sigward.oci import mediatypes as mt
 from sigward.oci.layout_referrers import ReferrersIndex
 from sigward.oci.layout_referrers import recent as _recent
 from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
-from sigward.oci.reference import LayoutReference, validate_tag
+from sigward.oci.reference import DEFAULT_TAG, LayoutReference, validate_tag
 from sigward.oci.store import BlobContent, ProgressFn, Store, StoreBlob, open_content
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -44,6 +51,14 @@ LOCK_FILE = ".sigward.lock"
 _TMP_PREFIX = ".sigward-tmp-"
 FILE_MODE = 0o644
 LAYOUT_HEADER = b'{"imageLayoutVersion":"1.0.0"}'
+# cosign's index.json annotation for what an entry is (cosign pkg/oci/layout; wire formats §5.4).
+KIND = "kind"
+KIND_IMAGE = "dev.cosignproject.cosign/image"
+KIND_INDEX = "dev.cosignproject.cosign/imageIndex"
+KIND_SIGS = "dev.cosignproject.cosign/sigs"
+KIND_ATTS = "dev.cosignproject.cosign/atts"
+_KIND_OF_SUFFIX = {"sig": KIND_SIGS, "att": KIND_ATTS}
+_ATTACHED_TAG = re.compile(r"^(sha256|sha512)-([a-f0-9]+)\.(sig|att)$")
 # What a layout being created (by another thread or process, under the lock) may hold before its
 # oci-layout file (or just after it appeared): not "a random non-empty directory".
 _SKELETON = frozenset({"blobs", INDEX_FILE, LOCK_FILE, LAYOUT_FILE})
@@ -207,7 +222,10 @@ class LayoutStore(Store):
         validate_tag(identifier)
         found = [e for e in entries if _tag_of(e) == identifier]
         if not found:
-            raise NotFoundError(f"{self.name}:{identifier}: tag not found")
+            entry = _cosign_kind_entry(entries, identifier)
+            if entry is None:
+                raise NotFoundError(f"{self.name}:{identifier}: tag not found")
+            return _plain(Descriptor.from_json(entry))
         return _plain(Descriptor.from_json(found[-1]))
 
     def get_manifest(self, identifier: str) -> Manifest:
@@ -397,6 +415,30 @@ class LayoutStore(Store):
         self._update_index(drop_tag)
         if not found[-1]:
             raise NotFoundError(f"{self.name}:{identifier}: tag not found")
+
+
+def _kind_of(entry: dict[str, Any]) -> str | None:
+    kind = (entry.get("annotations") or {}).get(KIND)
+    return kind if isinstance(kind, str) else None
+
+
+def _cosign_kind_entry(entries: list[dict[str, Any]], tag: str) -> dict[str, Any] | None:
+    """What a tag means in a ``cosign save`` layout (no tags, ``kind`` annotations), else None.
+
+    Only a layout holding exactly one saved image qualifies: the default tag is that image, and
+    ``<alg>-<hex>.sig``/``.att`` of its digest is its ``sigs``/``atts`` entry.
+    """
+    images = {e.get("digest") for e in entries if _kind_of(e) in (KIND_IMAGE, KIND_INDEX)}
+    if len(images) != 1:
+        return None
+    (image,) = images
+    if tag == DEFAULT_TAG:
+        return next(e for e in entries if e.get("digest") == image)
+    m = _ATTACHED_TAG.match(tag)
+    if m is None or f"{m.group(1)}:{m.group(2)}" != image:
+        return None
+    hits = [e for e in entries if _kind_of(e) == _KIND_OF_SUFFIX[m.group(3)]]
+    return hits[-1] if len(hits) == 1 else None
 
 
 def _tag_of(entry: dict[str, Any]) -> str | None:

@@ -84,7 +84,9 @@ def _services(opts: KeylessOptions) -> Services:
                          "rekor_url) to know where to sign")
     fulcio = cfg.fulcio()
     rekor_svc = cfg.rekor(version=opts.rekor_version)
-    if rekor_svc is None and opts.tlog_upload:
+    # A signing config without any Rekor log (`cosign signing-config create` with no --rekor-url) is how
+    # cosign v3 signs a bundle offline; one that lists logs none of which is usable is a mistake.
+    if rekor_svc is None and opts.tlog_upload and cfg.rekor_tlog_urls:
         raise UsageError("the signing config lists no usable Rekor log")
     return (root, fulcio.url if fulcio else None,
             (rekor_svc.url, rekor_svc.major_api_version) if rekor_svc else None,
@@ -100,6 +102,14 @@ def signing_material(signer: Signer | None, opts: KeylessOptions) -> SigningMate
 
     if signer is not None and not opts.tlog_upload and not opts.timestamp_urls:
         return SigningMaterial(signer)
+    if signer is not None and opts.signing_config and not opts.trusted_root:
+        # A key signer whose signing config names no log and no TSA (cosign's offline bundle signing)
+        # needs no trust root: don't reach for the public-good one (a TUF refresh over the network).
+        from sigward.sigstore.trust import load_signing_config
+
+        cfg = load_signing_config(opts.signing_config)
+        if not cfg.rekor_tlog_urls and not cfg.tsa_urls:
+            return SigningMaterial(signer)
     root, fulcio_url, rekor, tsas = _services(opts)
     from sigward.sigstore.rekor import RekorClient
 

@@ -13,16 +13,11 @@ from dataclasses import dataclass
 
 from sigward.errors import SigwardError
 from sigward.oci import mediatypes as mt
-from sigward.oci.layout import REF_NAME, LayoutStore
+from sigward.oci.layout import KIND, KIND_ATTS, KIND_IMAGE, KIND_INDEX, KIND_SIGS, REF_NAME, LayoutStore
 from sigward.oci.store import ProgressFn, Store
 from sigward.ops.attached import attached_tag
 from sigward.ops.copy import copy
 
-KIND = "kind"
-KIND_IMAGE = "dev.cosignproject.cosign/image"
-KIND_INDEX = "dev.cosignproject.cosign/imageIndex"
-KIND_SIGS = "dev.cosignproject.cosign/sigs"
-KIND_ATTS = "dev.cosignproject.cosign/atts"
 _LEGACY_KINDS = {"sig": KIND_SIGS, "att": KIND_ATTS}
 
 

@@ -79,10 +79,15 @@ def request_timestamp(url: str, signature: bytes, timeout: float = 30.0,
         raise SigwardError(f"timestamp authority {url} is unreachable: {e}")
     if r.status_code not in (200, 201):
         raise SigwardError(f"timestamp authority {url} answered {r.status_code}: {r.text[:200]}")
+    # rfc3161-client parses the token lazily: a malformed one raises on first access to tst_info, so
+    # everything the reply is checked for happens inside this one try.
     try:
         resp = decode_timestamp_response(r.content)
-    except ValueError as e:
-        raise SigwardError(f"timestamp authority {url} sent an invalid response: {e}")
-    if resp.tst_info.nonce != req.nonce:
+        if resp.status not in (0, 1):  # PKIStatus granted, grantedWithMods
+            raise SigwardError(f"timestamp authority {url} refused the request (PKIStatus {resp.status})")
+        nonce = resp.tst_info.nonce
+    except (ValueError, TypeError) as e:
+        raise SigwardError(f"timestamp authority {url} sent an invalid response: {_reason(str(e))}")
+    if nonce != req.nonce:
         raise SigwardError(f"timestamp authority {url} answered with the wrong nonce")
     return r.content
