@@ -62,8 +62,11 @@ def run_sign(args: argparse.Namespace) -> int:
 
     if args.new_bundle_format and not args.bundle:
         raise UsageError("must specify --bundle with --new-bundle-format")
+    from sigward.cli.sigstore_flags import check_outputs
     from sigward.fileio import write_atomic
     from sigward.keys.providers import load_signer
+
+    check_outputs(args)
     from sigward.ops import blob
 
     if args.key:
@@ -82,11 +85,10 @@ def run_sign(args: argparse.Namespace) -> int:
     import base64
 
     out = base64.b64encode(sig.signature) if args.b64 else sig.signature
-    if args.bundle:
-        write_atomic(args.bundle, blob.legacy_bundle(sig, material))
+    legacy = blob.log_legacy(sig, material, bundle=bool(args.bundle))
+    if legacy is not None:
+        write_atomic(args.bundle, legacy)
         print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
-    elif material.rekor is not None:
-        material.log_digest(sig.digest, sig.hash_name, sig.signature)
     if args.output_signature:
         write_atomic(args.output_signature, out)
         print(f"Signature wrote in the file {args.output_signature}", file=sys.stderr)

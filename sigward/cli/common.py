@@ -94,15 +94,11 @@ def read_input(path: str) -> bytes:
     """A file's bytes (``-`` is stdin), or one clear error naming the file."""
     import sys
 
-    from sigward.errors import SigwardError
+    from sigward.fileio import read_regular, read_stream
 
     if path == "-":
-        return sys.stdin.buffer.read()
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise SigwardError(f"cannot read {path}: {e.strerror}")
+        return read_stream(sys.stdin.buffer)
+    return read_regular(path)
 
 
 def load_key_signer(args: argparse.Namespace) -> Any:

@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from sigward import safejson
 from sigward.cli.common import add_registry_flags
 from sigward.cli.sigstore_flags import add_verification_flags
 
@@ -232,7 +233,6 @@ def _pair(text: str, flag: str) -> tuple[str, str]:
 
 def _command(text: str | None, flag: str) -> list[str] | None:
     """A JSON array of strings, or a string split the way a shell would (no expansion)."""
-    import json
     import shlex
 
     from sigward.errors import UsageError
@@ -241,7 +241,7 @@ def _command(text: str | None, flag: str) -> list[str] | None:
         return None
     if text.lstrip().startswith("["):
         try:
-            value = json.loads(text)
+            value = safejson.loads(text)
         except ValueError as e:
             raise UsageError(f"invalid {flag}: not a JSON array ({e})")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

@@ -147,7 +147,25 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 1
+    except OSError as e:
+        # A file, directory or device the user named (ENAMETOOLONG, EACCES, ENOSPC, ...) that a lower layer
+        # did not already turn into a SigwardError: still the user's input, so one line, no "internal".
+        if os.environ.get("SIGWARD_DEBUG"):
+            raise
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        sys.stderr.write(f"Error: {e.strerror or e}{where}\n")
+        return 1
+    except (RecursionError, MemoryError) as e:
+        if os.environ.get("SIGWARD_DEBUG"):
+            raise
+        what = "nested too deeply" if isinstance(e, RecursionError) else "too large"
+        sys.stderr.write(f"Error: input {what} to process\n")
+        return 1
     except Exception as e:  # a bug: say so in one line; SIGWARD_DEBUG=1 shows the traceback
+        if type(e).__name__ == "UnsupportedAlgorithm" and not os.environ.get("SIGWARD_DEBUG"):
+            # cryptography refusing a key or certificate algorithm it was handed: the input's fault.
+            sys.stderr.write(f"Error: unsupported algorithm: {e}\n")
+            return 1
         if os.environ.get("SIGWARD_DEBUG"):
             raise
         sys.stderr.write(

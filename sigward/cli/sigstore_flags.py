@@ -190,6 +190,7 @@ def material_from_flags(args: argparse.Namespace, signer: Signer | None) -> Sign
     ``--output-certificate`` is written here."""
     from sigward.ops.keyless import signing_material as build
 
+    check_outputs(args)
     material = build(signer, keyless_options(args))
     if getattr(args, "output_certificate", None) and material.chain:
         from sigward.fileio import write_atomic
@@ -198,3 +199,17 @@ def material_from_flags(args: argparse.Namespace, signer: Signer | None) -> Sign
         print(f"Certificate wrote in the file {args.output_certificate}", file=sys.stderr)
     return material
 
+
+
+# The signing commands' output-file flags (argparse dests): checked before Fulcio or Rekor is contacted.
+OUTPUT_FLAGS = ("bundle", "output_signature", "output_certificate", "output_payload", "output_attestation")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unwritable output paths before signing: a Rekor entry must never outlive a lost bundle."""
+    from sigward.fileio import check_writable
+
+    for dest in OUTPUT_FLAGS:
+        path = getattr(args, dest, None)
+        if isinstance(path, str) and path and path != "-":
+            check_writable(path, "--" + dest.replace("_", "-"))

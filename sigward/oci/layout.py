@@ -26,16 +26,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sigward import gojson
+from sigward import gojson, safejson
 from sigward.errors import DigestMismatchError, InvalidManifestError, NotFoundError, StoreError
-from sigward.fileio import atomic_file, write_atomic
+from sigward.fileio import atomic_file, open_regular, read_regular, write_atomic
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
 from sigward.oci.layout_referrers import ReferrersIndex
@@ -48,6 +47,7 @@ REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
 LOCK_FILE = ".sigward.lock"
+MAX_INDEX_FILE = 64 * 1024 * 1024  # index.json: one entry per tag and referrer, far below this
 _TMP_PREFIX = ".sigward-tmp-"
 FILE_MODE = 0o644
 LAYOUT_HEADER = b'{"imageLayoutVersion":"1.0.0"}'
@@ -94,11 +94,12 @@ class LayoutStore(Store):
         if not self.path.is_dir():
             raise StoreError(f"{self.name}: not an OCI image layout (not a directory)")
         header = self.path / LAYOUT_FILE
-        try:
-            obj = json.loads(header.read_bytes())
-        except FileNotFoundError:
+        if not header.exists():
             raise StoreError(f"{self.name}: not an OCI image layout (no {LAYOUT_FILE} file)")
-        except (OSError, ValueError) as e:
+        data = read_regular(str(header), 64 * 1024, f"{self.name}: unreadable {LAYOUT_FILE} file", StoreError)
+        try:
+            obj = safejson.loads(data)
+        except ValueError as e:
             raise StoreError(f"{self.name}: unreadable {LAYOUT_FILE} file ({e})")
         version = obj.get("imageLayoutVersion") if isinstance(obj, dict) else None
         if not isinstance(version, str) or not version.startswith("1."):
@@ -170,14 +171,12 @@ class LayoutStore(Store):
         return entries
 
     def _read_index(self) -> list[dict[str, Any]]:
-        try:
-            data = (self.path / INDEX_FILE).read_bytes()
-        except FileNotFoundError:
+        if not (self.path / INDEX_FILE).exists():
             raise StoreError(f"{self.name}: not an OCI image layout (no {INDEX_FILE})")
-        except OSError as e:
-            raise StoreError(f"{self.name}: cannot read {INDEX_FILE} ({e.strerror or e})")
+        data = read_regular(str(self.path / INDEX_FILE), MAX_INDEX_FILE,
+                            f"{self.name}: cannot read {INDEX_FILE}", StoreError)
         try:
-            obj = json.loads(data)
+            obj = safejson.loads(data)
         except ValueError as e:
             raise InvalidManifestError(f"{self.name}: {INDEX_FILE} is not valid JSON ({e})")
         entries = obj.get("manifests") if isinstance(obj, dict) else None
@@ -246,7 +245,7 @@ class LayoutStore(Store):
     def iter_blob(self, desc: Descriptor, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         path = self._blob_path(desc.digest)
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+            f = open_regular(str(path))
         except FileNotFoundError:
             raise NotFoundError(f"{self.name}: blob {desc.digest} not found")
         except OSError as e:

@@ -29,7 +29,7 @@ from dataclasses import replace as _replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sigward import gojson
+from sigward import gojson, safejson
 from sigward.errors import SigwardError, UsageError, VerificationError
 from sigward.formats import layer as layerfmt
 from sigward.oci import digest as _digest
@@ -303,14 +303,13 @@ def _select(store: Store, root: Manifest, wanted: list[Platform]
 
 
 def _read_config(store: Store, m: Manifest) -> dict[str, Any]:
-    import json
 
     cfg = m.config
     if cfg is None or cfg.media_type not in _CONFIG_TYPES:
         kind = cfg.media_type if cfg else "no config"
         raise UsageError(f"base {m.digest} is not a container image (config: {kind})")
     try:
-        obj = json.loads(store.get_blob(cfg))
+        obj = safejson.loads(store.get_blob(cfg))
     except ValueError as e:
         raise SigwardError(f"base {m.digest}: config {cfg.digest} is not valid JSON ({e})")
     if not isinstance(obj, dict):

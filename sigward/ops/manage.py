@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sigward import safejson
 from sigward.errors import NotFoundError, SigwardError, StoreError, UsageError
 from sigward.oci import mediatypes as mt
 from sigward.oci.store import Store
@@ -42,7 +43,7 @@ def download_signatures(store: Store, identifier: str, attach_store: Store | Non
     bundles = find_bundles(src, digest)
     if bundles:
         for b in bundles:
-            yield json.dumps(json.loads(b.data), separators=(",", ":")).encode()
+            yield json.dumps(safejson.loads(b.data), separators=(",", ":")).encode()
         return
     try:
         sig_manifest = src.get_manifest(attached_tag(digest, "sig"))
@@ -66,7 +67,7 @@ def _json_annotation(value: str | None, name: str) -> Any:
     if not value:
         return None
     try:
-        return json.loads(value)
+        return safejson.loads(value)
     except ValueError:
         raise SigwardError(f"the {name} annotation of a signature layer is not valid JSON")
 

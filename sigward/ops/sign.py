@@ -162,17 +162,61 @@ def read_legacy_image(dest: Store, tag: str) -> tuple[Manifest | None, bytes | N
 def push_legacy_layer(
     dest: Store, tag: str, existing: Manifest | None, existing_config: bytes | None,
     layer: Descriptor, payload: bytes, docker_media_types: bool, created: str | None = None,
+    reread: Callable[[], tuple[Manifest | None, bytes | None]] | None = None,
 ) -> None:
-    """Append ``layer`` to the legacy image at ``tag``: payload and config blobs, then the manifest."""
-    from sigward.formats import legacy
+    """Append ``layer`` to the legacy image at ``tag``: payload and config blobs, then the manifest.
 
-    manifest, config = legacy.append(existing, existing_config, layer, docker_media_types=docker_media_types,
-                                     created=created)
+    ``existing``/``existing_config`` is the image as the caller read it. After the write the tag is read
+    back (``reread``, default ``read_legacy_image``) until the layer is seen to hold, and the append is
+    redone on what is there when a concurrent signer replaced it (``oci/optimistic.py``): N concurrent
+    signers leave N signatures.
+    """
+    from sigward.formats import legacy
+    from sigward.oci.optimistic import merge_until_visible
+
     dest.put_blob(layer, payload)
-    cfg = manifest.config
-    assert cfg is not None
-    dest.put_blob(cfg, config)
-    dest.put_manifest(manifest, tag)
+    first: list[tuple[Manifest | None, bytes | None]] = [(existing, existing_config)]
+
+    seen: dict[tuple[str, str], Descriptor] = {}  # layers seen while we work: restored if overwritten
+
+    def read() -> tuple[Manifest | None, bytes | None]:
+        state = first.pop() if first else (reread() if reread is not None else read_legacy_image(dest, tag))
+        for d in state[0].layers if state[0] is not None else []:
+            seen.setdefault(_layer_key(d), d)
+        return state
+
+    def has(state: tuple[Manifest | None, bytes | None]) -> bool:
+        m = state[0]
+        return m is not None and any(d.digest == layer.digest and d.annotations == layer.annotations
+                                     for d in m.layers)
+
+    def write(state: tuple[Manifest | None, bytes | None]) -> bool:
+        manifest, config = state
+        have = {_layer_key(d) for d in manifest.layers} if manifest is not None else set()
+        for key, d in seen.items():
+            if key not in have and key != _layer_key(layer):
+                manifest, config = legacy.append(manifest, config, d, docker_media_types=docker_media_types)
+        manifest, config = legacy.append(manifest, config, layer, docker_media_types=docker_media_types,
+                                         created=created)
+        cfg = manifest.config
+        assert cfg is not None
+        dest.put_blob(cfg, config)
+        dest.put_manifest(manifest, tag)
+        return True
+
+    def fingerprint(state: tuple[Manifest | None, bytes | None]) -> object:
+        return state[0].digest if state[0] is not None else None
+
+    if not merge_until_visible(read, has, write, f"signature image {dest.reference(tag)}",
+                               fingerprint=fingerprint):
+        # Already there (attach appends duplicates, as cosign): write once without waiting for it to hold.
+        write((existing, existing_config))
+
+
+def _layer_key(d: Descriptor) -> tuple[str, str]:
+    import json
+
+    return d.digest, json.dumps(d.annotations or {}, sort_keys=True)
 
 
 def _is_duplicate(dest: Store, existing: Manifest, layer: Descriptor, payload: bytes,

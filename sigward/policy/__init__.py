@@ -47,13 +47,15 @@ def load_policies(paths: list[str]) -> list[Policy]:
                              "signature and a rule allow)")
         if ext != ".rego":
             raise UsageError("invalid policy format, expected .cue or .rego")
-        try:
-            with open(path, encoding="utf-8") as f:
-                source = f.read()
-        except FileNotFoundError:
+        from sigward.fileio import read_regular
+
+        if not os.path.lexists(path):
             raise PolicyFileError(f"policy file not found: {path}")
-        except (OSError, UnicodeDecodeError) as e:
-            raise PolicyFileError(f"cannot read policy {path}: {getattr(e, 'strerror', None) or e}")
+        try:  # a regular file of bounded size: a FIFO or /dev/zero must not hang or exhaust memory
+            raw = read_regular(path, 4 * 1024 * 1024, f"cannot read policy {path}", PolicyFileError)
+            source = raw.decode()
+        except UnicodeDecodeError as e:
+            raise PolicyFileError(f"cannot read policy {path}: {e}")
         from sigward.policy.rego import RegoPolicy
 
         out.append(Policy(path, RegoPolicy(path, source)))

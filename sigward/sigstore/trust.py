@@ -105,11 +105,12 @@ class TrustedRoot:
 
 def _load_public_key(raw: bytes, where: str) -> Any:
     """A DER key, SPKI or (for the PKCS1_* key details) PKCS#1 RSA: ``cryptography`` reads both."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     try:
         return serialization.load_der_public_key(raw)
-    except ValueError as e:
+    except (ValueError, UnsupportedAlgorithm) as e:
         raise FormatError(f"{where}: the public key cannot be parsed ({e})")
 
 
