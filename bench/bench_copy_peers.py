@@ -339,7 +339,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Whole processes on {ncpu} CPUs; lower ratios are better (≤ 1.0: sigward is as fast or faster).\n")
     print(render(cases))
     print("\n#### Start-up against its floor (interleaved, medians)\n")
-    print(table(["ratio", "sigward", "floor", "ratio"], start))
+    print(table(["comparison", "sigward", "floor", "ratio"], start))
     return 0
 
 

@@ -156,6 +156,41 @@ skopeo and crane are Go programs with no interpreter start-up: on small copies t
 milliseconds against sigward's ~100 ms, which the ratios of the small cases show.
 EOF
 
+# A before/after comparison needs the old checkout: kept as measured (issue 11), not regenerated.
+cat >>"$TMP" <<'AB_EOF'
+## 8. Start-up before and after the core reshaping (issue 11; `bench/bench_startup_ab.py`)
+
+Measured once, on 2026-12-05T09:09Z, not by `make bench` (it needs the old checkout):
+`python3 -m bench.bench_startup_ab --before <checkout of main 9a43270> --runs 40` — the checkout just
+before the verification pipeline, Signer protocol, provider registry and public API landed (main
+076451f) against this one. Both run alternately with the same interpreter on the same (shared, busy)
+2-CPU machine, so the ratios matter, not the absolute times (`python -c pass` took ~150 ms wall here,
+~35 ms when the machine is quiet). CPU time moves far less with the load than wall time.
+
+#### Interleaved start-up, 40 runs each, same interpreter (medians)
+
+| command | wall before | wall after | after / before | CPU before | CPU after | after / before |
+|---|---|---|---|---|---|---|
+| `python -c pass` | 156 ms | 151 ms | 0.97× | 48 ms | 47 ms | 0.98× |
+| `import sigward.cli.main` | 170 ms | 158 ms | 0.93× | 52 ms | 51 ms | 0.99× |
+| `sigward verify (bundle)` | 465 ms | 442 ms | 0.95× | 143 ms | 145 ms | 1.02× |
+| `sigward verify (legacy)` | 456 ms | 461 ms | 1.01× | 144 ms | 149 ms | 1.04× |
+
+| checkout | modules loaded by an in-process bundle verify (all / sigward.*) |
+|---|---|
+| before | 226 / 41 |
+| after | 229 / 44 |
+
+`python3 -m bench.bench_verify` was also run before (checkout c27424d, its own venv) and after (this
+checkout); on this busy machine its medians moved more between two runs of the same code than between
+the checkouts (`python -c pass` took 21 ms in the before run, 114 ms in the after run), so the
+interleaved A/B above is the comparison. A key-based layout verify now loads `sigward.sigstore.policy`,
+`sigward.sigstore.pipeline`, `sigward.keys.providers` (+ `.local`), `sigward.keys.local` and
+`sigward.cli.render` instead of `sigward.keys.signer`, `sigward.keys.algorithms` and
+`sigward.sigstore.identity` (+3 modules), and still never loads httpx, tenacity or sigward.transport;
+start-up is unchanged within the noise (CPU 1.02× bundle, 1.04× legacy).
+AB_EOF
+
 mv "$TMP" "$OUT"
 trap - EXIT
 echo "wrote $OUT" >&2

@@ -26,6 +26,7 @@ stack=tests/fixtures/sigstore_stack
 stamp=$stack/node_modules/.sigward-lock-sha256
 lock_sum=$(sha256sum "$stack/package-lock.json" | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$lock_sum" ]; then
+  echo "installing the local Sigstore stack's Node packages (npm ci in $stack) ..." >&2
   (cd "$stack" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) \
     || { echo "npm ci in $stack failed" >&2; exit 1; }
   echo "$lock_sum" >"$stamp"
@@ -44,5 +45,8 @@ bash scripts/go-tools.sh
 
 # compat editable mode puts the checkout on sys.path through a .pth file; the default mode installs an
 # import hook that costs every `sigward` process ~12 ms of start-up.
+# Say what the next ~20 s are (a fresh machine downloads the wheels); silent when nothing changes would be
+# nicer, but pip cannot tell in advance.
+echo "installing sigward and its Python dependencies (pip install -e '.[test]') ..." >&2
 python3 -m pip install -q --disable-pip-version-check -e '.[test]' --config-settings editable_mode=compat 2>&1 | grep -v -E "^WARNING: (Running pip as|Location)" || true
 python3 -c 'import sigward, httpx, nacl, cryptography' || { echo "python dependencies failed to install" >&2; exit 1; }

@@ -6,16 +6,36 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Install sigward (and what it needs) unless it is already importable.
-if ! python3 -c 'import sigward' >/dev/null 2>&1; then
-  bash scripts/install.sh
+# Install sigward and its dependencies unless this checkout's sigward is already installed with them. The
+# check runs outside the checkout: from its root, `import sigward` would succeed through the current
+# directory even when nothing is installed (and then fail on the first dependency). Only Python is needed:
+# the demo uses no server, so this is a plain `pip install` (scripts/install.sh, for `make test`, also
+# installs the registry and the Sigstore stack). Inside a virtualenv pip installs there; a system Python
+# that refuses pip (PEP 668, Debian's "externally managed" interpreter) gets a ./.venv instead.
+PY=python3
+here=$(pwd -P)
+installed() {
+  (cd / && "$1" -c 'import os, sys, sigward, cryptography, httpx, nacl
+sys.exit(os.path.dirname(os.path.dirname(os.path.realpath(sigward.__file__))) != sys.argv[1])' "$here") \
+    >/dev/null 2>&1
+}
+if ! installed "$PY"; then
+  if [ -x .venv/bin/python ] && installed .venv/bin/python; then
+    PY=.venv/bin/python
+  else
+    echo "installing sigward and its Python dependencies (pip install -e .) ..." >&2
+    pip_install() { "$1" -m pip install -q --disable-pip-version-check -e . --config-settings editable_mode=compat; }
+    if ! "$PY" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)' 2>/dev/null \
+        && [ -n "$(ls "$("$PY" -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')"/EXTERNALLY-MANAGED 2>/dev/null)" ]; then
+      echo "this Python is externally managed (PEP 668): using a virtualenv in ./.venv" >&2
+      "$PY" -m venv .venv
+      PY=.venv/bin/python
+    fi
+    pip_install "$PY"
+    installed "$PY" || { echo "Error: sigward did not install into $PY" >&2; exit 1; }
+  fi
 fi
-
-if command -v sigward >/dev/null 2>&1; then
-  SIGWARD=(sigward)
-else
-  SIGWARD=(python3 -m sigward)
-fi
+SIGWARD=("$PY" -m sigward)
 
 # Where the layouts go; DEMO_DIR overrides it (the test suite runs this script in a temp directory).
 D="${DEMO_DIR:-demo}"

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sigward.keys.interfaces import Signer
+    from sigward.keys.interfaces import Signer, Verifier
     from sigward.keys.local import LocalSigner
     from sigward.oci.store import Store, StoreOptions
     from sigward.ops.sign import SignResult
@@ -216,7 +216,13 @@ def key_policy(*keys: str | Signer, tlog: bool = True, trust: TrustConfig | None
     from sigward.keys.providers import load_verifier
     from sigward.sigstore.policy import Checks, KeyAuthority
 
-    verifiers = tuple(load_verifier(k) if isinstance(k, str) else LocalVerifier(k.public_key) for k in keys)
+    def verifier(k: str | Signer) -> Verifier:
+        if isinstance(k, str):
+            return load_verifier(k)
+        own = getattr(k, "verifier", None)  # a signer knows its padding (RSA-PSS KMS keys)
+        return own() if callable(own) else LocalVerifier(k.public_key)  # type: ignore[no-any-return]
+
+    verifiers = tuple(verifier(k) for k in keys)
     root = (trust or TrustConfig()).root() if tlog else None
     return KeyAuthority(verifiers, root, Checks(ignore_tlog=not tlog), name)
 

@@ -60,6 +60,9 @@ class ClientOptions:
     ca_file: str | None = None  # extra CA certificates (PEM), trusted besides the default bundle
     insecure: bool = False  # do not verify TLS certificates at all (an explicit user opt-out)
     user_agent: str = field(default_factory=user_agent)
+    # Mutual TLS: the client certificate (PEM, may hold the key too) and its private key (PEM).
+    client_cert: str | None = None
+    client_key: str | None = None
 
 
 @dataclass
@@ -100,7 +103,10 @@ class RetryPolicy:
 
 
 def ssl_verify(options: ClientOptions) -> Any:
-    """httpx's ``verify``: False, True (default bundle) or a context with the extra CA file loaded."""
+    """httpx's ``verify``: False, True (default bundle) or a context with the extra CA file loaded (and
+    the client certificate, for mutual TLS)."""
+    if options.client_cert:
+        return _client_cert_context(options)
     if options.insecure:
         return False
     if options.ca_file:
@@ -117,6 +123,33 @@ def ssl_verify(options: ClientOptions) -> Any:
             raise StoreError(f"cannot load CA certificates from {options.ca_file}: {e}")
         return ctx
     return default_ssl_context()
+
+
+def _client_cert_context(options: ClientOptions) -> ssl.SSLContext:
+    """A context presenting ``client_cert`` (mutual TLS), verifying the server as the other options say."""
+    import ssl
+
+    from sigward.errors import StoreError
+
+    if options.insecure:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    else:
+        import certifi
+
+        ctx = ssl.create_default_context(cafile=certifi.where())
+        if options.ca_file:
+            try:
+                ctx.load_verify_locations(options.ca_file)
+            except (OSError, ssl.SSLError) as e:
+                raise StoreError(f"cannot load CA certificates from {options.ca_file}: {e}")
+    try:
+        ctx.load_cert_chain(options.client_cert or "", options.client_key)
+    except (OSError, ssl.SSLError) as e:
+        raise StoreError(f"cannot load the client certificate {options.client_cert}"
+                         + (f" and key {options.client_key}" if options.client_key else "") + f": {e}")
+    return ctx
 
 
 _CONTEXTS: dict[tuple[str | None, str | None], ssl.SSLContext] = {}

@@ -21,8 +21,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ops", ("sigward.ops", "sigward.policy", "sigward.signer")),
     ("formats/keys/sigstore", ("sigward.formats", "sigward.keys", "sigward.sigstore")),
     ("oci", ("sigward.oci",)),
-    ("base", ("sigward.errors", "sigward.gojson", "sigward.fileio", "sigward.transport", "sigward.platforms",
-              "sigward.util", "sigward.timeutil", "sigward.hashes")),
+    ("base", ("sigward.errors", "sigward.gojson", "sigward.fileio", "sigward.safejson", "sigward.transport",
+              "sigward.platforms", "sigward.util", "sigward.timeutil", "sigward.hashes")),
 ]
 
 

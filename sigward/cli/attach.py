@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from sigward.cli.common import add_registry_flags
-from sigward.cli.flags import add_annotations, add_go_bool
+from sigward.cli.flags import add_annotations, add_go_bool, add_refused
 
 
 def register(sub: Any) -> None:
@@ -26,6 +26,9 @@ def register(sub: Any) -> None:
     s.add_argument("--certificate-chain", metavar="FILE", help="certificate chain PEM")
     s.add_argument("--rekor-response", metavar="FILE", help="legacy bundle JSON whose rekorBundle to attach")
     s.add_argument("--tsr", metavar="FILE", help="RFC 3161 timestamp response (DER)")
+    add_refused(s, "--bundle", metavar="FILE",
+                reason="not supported yet: pass the legacy bundle as --rekor-response, or attach a Sigstore "
+                       "bundle with --payload")
     add_registry_flags(s)
     s.set_defaults(func=run_attach_signature)
     register_attach(asub)
@@ -105,7 +108,7 @@ def run_download_signature(args: argparse.Namespace) -> int:
 def run_clean(args: argparse.Namespace) -> int:
     from sigward.cli.common import open_image
     from sigward.errors import UsageError
-    from sigward.ops.manage import clean
+    from sigward.ops.manage import bundle_referrers, clean
 
     if not args.force:
         msg = {"signature": "all signatures", "attestation": "all attestations", "sbom": "all SBOMs",
@@ -120,9 +123,15 @@ def run_clean(args: argparse.Namespace) -> int:
     ref, store, attach = open_image(args.image, args)
     with store:
         removed = clean(store, ref.identifier, args.type, attach)
+        # cosign v3 signs as bundle referrers, which --type signature/attestation do not touch: say so.
+        remaining = (bundle_referrers(store, ref.identifier, attach)
+                     if args.type in ("signature", "attestation") else [])
     for what in removed:
         print(f"Removed {what} from {ref}", file=sys.stderr)
-    if not removed:
+    if remaining:
+        print(f"WARNING: image has {len(remaining)} Sigstore bundle referrer(s) (signatures and attestations "
+              "in cosign v3's format), consider using --type referrer or --type all", file=sys.stderr)
+    elif not removed:
         print(f"Nothing to remove from {ref}", file=sys.stderr)
     return 0
 
@@ -169,10 +178,11 @@ def run_save(args: argparse.Namespace) -> int:
 
 def run_load(args: argparse.Namespace) -> int:
     from sigward.cli.common import open_image
+    from sigward.cli.progress import terminal_progress
     from sigward.ops.saveload import load
 
     ref, store, attach = open_image(args.image, args)
-    with store:
-        digest = load(args.dir, store, ref.tag, dst_attach=attach)
+    with store, terminal_progress(None, "loading") as bar:
+        digest = load(args.dir, store, ref.tag, dst_attach=attach, progress=bar)
     print(store.reference(digest))
     return 0

@@ -7,8 +7,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from sigward.cli.common import add_registry_flags
-from sigward.cli.flags import add_format_flags, add_go_bool
+from sigward.cli.common import add_referrers_mode, add_registry_flags
+from sigward.cli.flags import add_format_flags, add_go_bool, add_refused
 from sigward.cli.sigstore_flags import add_signing_flags, add_verification_flags
 
 if TYPE_CHECKING:
@@ -39,6 +39,12 @@ The statement is the policy's input. Each verified DSSE envelope is printed on i
 """
 
 
+def add_rekor_entry_type(p: Any) -> None:
+    """cosign's ``--rekor-entry-type`` (deprecated): sigward logs attestations as ``dsse`` entries only."""
+    p.add_argument("--rekor-entry-type", choices=["dsse"], default="dsse",
+                   help="Rekor entry type for attestations: dsse (intoto is not supported)")
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("attest", help="attest to an image with an in-toto statement", epilog=ATTEST_EPILOG,
                        description="Sign a predicate about IMAGE (an in-toto attestation) and attach it.")
@@ -49,6 +55,10 @@ def register(sub: Any) -> None:
     add_go_bool(p, "--replace", help="legacy format: drop existing attestations of the same predicate type")
     add_go_bool(p, "--no-upload", help="print the envelope instead of uploading the attestation")
     p.add_argument("--bundle", metavar="FILE", help="also write the Sigstore bundle to FILE")
+    add_refused(p, "--statement", metavar="FILE",
+                reason="attesting a prepared statement to an image is not supported yet; pass its predicate "
+                       "with --predicate and --type")
+    add_rekor_entry_type(p)
     add_format_flags(p, ".att")
     add_signing_flags(p)
     add_registry_flags(p)
@@ -83,6 +93,11 @@ def register(sub: Any) -> None:
     b.add_argument("--hash", metavar="HEX", help="the blob's sha256 (hex), instead of reading FILE")
     b.add_argument("--bundle", metavar="FILE", help="write the Sigstore bundle (or legacy bundle) here")
     b.add_argument("--output-signature", metavar="FILE", help="legacy: write the envelope to FILE")
+    add_refused(b, "--output-attestation", metavar="FILE",
+                reason="not supported yet: use --bundle FILE (the bundle holds the attestation)")
+    add_refused(b, "--rfc3161-timestamp-bundle", metavar="FILE",
+                reason="not supported yet: use --bundle FILE (the bundle holds the timestamp)")
+    add_rekor_entry_type(b)
     add_go_bool(b, "--new-bundle-format", default=True, help="write a protobuf Sigstore bundle")
     add_signing_flags(b)
     b.set_defaults(func=run_attest_blob)
@@ -115,6 +130,7 @@ def register_attach(asub: Any) -> None:
     s.add_argument("--sbom", required=True, metavar="FILE", help="the SBOM file")
     s.add_argument("--type", default="spdx", help="spdx|spdxjson|cyclonedx|syft (default spdx)")
     s.add_argument("--input-format", default="", help="json|xml|text (default: from the file name)")
+    add_referrers_mode(s)
     add_registry_flags(s)
     s.set_defaults(func=run_attach_sbom)
     a = asub.add_parser("attestation", help="attach attestations made elsewhere to an image",
@@ -207,7 +223,15 @@ def run_verify_attestation(args: argparse.Namespace) -> int:
     from sigward.policy import load_policies
 
     intoto.predicate_type_for(args.type)
-    policies = load_policies(args.policy)  # before any network: a bad policy is the user's first problem
+    # Before any network: a bad policy is the user's first problem. The CLI, not the policy layer, looks
+    # for `cue` (SIGWARD_CUE, else PATH) and only when a .cue policy is given.
+    cue = None
+    if any(p.endswith(".cue") for p in args.policy):
+        import os
+        import shutil
+
+        cue = os.environ.get("SIGWARD_CUE") or shutil.which("cue")
+    policies = load_policies(args.policy, cue=cue)
     policy, checks, opts = _verification_options(args)
     for text in args.images:
         ref, store, attach = open_verify_target(text, args)
@@ -341,6 +365,9 @@ def run_attach_sbom(args: argparse.Namespace) -> int:
     from sigward.formats import legacy
     from sigward.ops.attest import attach_sbom
 
+    if args.registry_referrers_mode == "oci-1-1":
+        raise UsageError("--registry-referrers-mode=oci-1-1 is not supported yet for SBOMs: attest the SBOM "
+                         "(`sigward attest --type spdxjson --predicate sbom.json`), which is a referrer")
     kind, fmt = args.type, args.input_format
     if kind == "spdxjson":  # cosign's --type also takes the JSON SPDX name
         kind, fmt = "spdx", fmt or "json"

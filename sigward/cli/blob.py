@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from sigward.cli.flags import add_go_bool
+from sigward.cli.flags import add_go_bool, add_refused
 from sigward.cli.sigstore_flags import add_signing_flags, add_verification_flags
 
 SIGN_EPILOG = """\
@@ -40,6 +40,8 @@ def register(sub: Any) -> None:
     p.add_argument("--output-signature", "--output", metavar="FILE", dest="output_signature",
                    help="write the (legacy) signature to FILE")
     p.add_argument("--signing-algorithm", default=None, help="keyless key type (ignored with --key)")
+    add_refused(p, "--rfc3161-timestamp", metavar="FILE",
+                reason="writing the timestamp to a separate file is not supported yet: use --bundle FILE")
     add_signing_flags(p)
     p.set_defaults(func=run_sign)
 
@@ -62,8 +64,11 @@ def run_sign(args: argparse.Namespace) -> int:
 
     if args.new_bundle_format and not args.bundle:
         raise UsageError("must specify --bundle with --new-bundle-format")
+    from sigward.cli.sigstore_flags import check_outputs
     from sigward.fileio import write_atomic
     from sigward.keys.providers import load_signer
+
+    check_outputs(args)
     from sigward.ops import blob
 
     if args.key:
@@ -82,11 +87,10 @@ def run_sign(args: argparse.Namespace) -> int:
     import base64
 
     out = base64.b64encode(sig.signature) if args.b64 else sig.signature
-    if args.bundle:
-        write_atomic(args.bundle, blob.legacy_bundle(sig, material))
+    legacy = blob.log_legacy(sig, material, bundle=bool(args.bundle))
+    if legacy is not None:
+        write_atomic(args.bundle, legacy)
         print(f"Wrote bundle to file {args.bundle}", file=sys.stderr)
-    elif material.rekor is not None:
-        material.log_digest(sig.digest, sig.hash_name, sig.signature)
     if args.output_signature:
         write_atomic(args.output_signature, out)
         print(f"Signature wrote in the file {args.output_signature}", file=sys.stderr)

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any, BinaryIO
 
-from sigward.cli.flags import add_go_bool
+from sigward.cli.flags import add_go_bool, add_refused
 
 
 def add_registry_flags(p: argparse.ArgumentParser | Any) -> None:
@@ -20,11 +20,34 @@ def add_registry_flags(p: argparse.ArgumentParser | Any) -> None:
     g.add_argument("--registry-token", default=None, help="registry bearer token")
     g.add_argument("--registry-cacert", default=None, metavar="FILE",
                    help="PEM file of CA certificates to trust for registries")
+    g.add_argument("--registry-client-cert", default=None, metavar="FILE",
+                   help="client certificate (PEM) for mutual TLS to the registry")
+    g.add_argument("--registry-client-key", default=None, metavar="FILE",
+                   help="private key (PEM) of --registry-client-cert")
+    add_refused(g, "--registry-server-name", reason="overriding the TLS server name is not supported yet",
+                metavar="NAME", help="TLS server name (SNI) to use for the registry")
+    add_refused(g, "--k8s-keychain", boolean=True,
+                reason="the Kubernetes keychain is not available; use `sigward login`, DOCKER_CONFIG or "
+                       "--registry-username/--registry-password",
+                help="use the Kubernetes keychain (workload identity)")
+    add_refused(g, "--attachment-tag-prefix", metavar="PREFIX",
+                reason="tag prefixes for attachments are not supported (deprecated in cosign: use referrers)")
+
+
+def add_referrers_mode(p: argparse.ArgumentParser | Any) -> None:
+    """cosign's ``--registry-referrers-mode`` (RegistryExperimentalOptions)."""
+    p.add_argument("--registry-referrers-mode", choices=["legacy", "oci-1-1"], default="legacy",
+                   help="legacy: attachments as sha256-<hex> tags (legacy formats); oci-1-1: OCI 1.1 "
+                        "referrers. Sigstore bundles (the default format) are always referrers")
 
 
 def store_options(args: argparse.Namespace) -> Any:
+    from sigward.errors import UsageError
     from sigward.oci.store import StoreOptions
 
+    cert, key = getattr(args, "registry_client_cert", None), getattr(args, "registry_client_key", None)
+    if key and not cert:
+        raise UsageError("--registry-client-key needs --registry-client-cert")
     return StoreOptions(
         allow_insecure_registry=getattr(args, "allow_insecure_registry", False),
         allow_http_registry=getattr(args, "allow_http_registry", False),
@@ -32,6 +55,8 @@ def store_options(args: argparse.Namespace) -> Any:
         password=getattr(args, "registry_password", None),
         registry_token=getattr(args, "registry_token", None),
         ca_file=getattr(args, "registry_cacert", None) or os.environ.get("SIGWARD_REGISTRY_CACERT"),
+        client_cert=cert,
+        client_key=key,
     )
 
 
@@ -94,15 +119,11 @@ def read_input(path: str) -> bytes:
     """A file's bytes (``-`` is stdin), or one clear error naming the file."""
     import sys
 
-    from sigward.errors import SigwardError
+    from sigward.fileio import read_regular, read_stream
 
     if path == "-":
-        return sys.stdin.buffer.read()
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except OSError as e:
-        raise SigwardError(f"cannot read {path}: {e.strerror}")
+        return read_stream(sys.stdin.buffer)
+    return read_regular(path)
 
 
 def load_key_signer(args: argparse.Namespace) -> Any:

@@ -37,6 +37,9 @@ def register(sub: Any) -> None:
     add_go_bool(p, "-f", "--force", help="overwrite destination tags that point at other content")
     p.add_argument("--platform", default="", metavar="OS/ARCH[/VARIANT]",
                    help="copy only this platform's image from an index")
+    add_go_bool(p, "--skip-unreadable",
+                help="copy without attachments that cannot be read (each named in a warning) instead of "
+                     "refusing the copy")
     add_registry_flags(p)
     p.set_defaults(func=run)
 
@@ -64,7 +67,10 @@ def run(args: argparse.Namespace) -> int:
         src_attach = attachment_store(src_ref, opts, image_store=src, override=repository_override())
         try:
             plan = plan_copy(src, src_ref.identifier, dst, dst_tag, src_attach=src_attach,
-                             only=only, force=args.force, platform=args.platform or None)
+                             only=only, force=args.force, platform=args.platform or None,
+                             skip_unreadable=args.skip_unreadable)
+            for item in plan.skipped:
+                sys.stderr.write(f"WARNING: skipped unreadable attachment {item}\n")
             if dst_ref.digest and dst_ref.digest != plan.root.digest:
                 raise UsageError(
                     f"destination {args.destination} names digest {dst_ref.digest}, but {args.source} "
@@ -79,7 +85,12 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write(
             f"Copied {args.source} ({_digest.hex_part(result.digest)[:12]}) to {dest_text}: "
             f"{_plural(result.manifests, 'manifest')}, {_plural(result.blobs_copied, 'blob')} "
-            f"({human_bytes(result.bytes_copied)}) copied, {result.blobs_skipped} already present\n"
+            f"({human_bytes(result.bytes_copied)}) copied, {result.blobs_skipped} already present; "
+            f"{_plural(result.counts.get('signatures', 0), 'signature')}, "
+            f"{_plural(result.counts.get('attestations', 0), 'attestation')}"
+            + (f", {_plural(result.counts['sboms'], 'SBOM')}" if result.counts.get("sboms") else "")
+            + (f" ({len(result.skipped)} unreadable skipped)" if result.skipped else "")
+            + "\n"
         )
         for item in result.attached:
             sys.stderr.write(f"  with {item}\n")

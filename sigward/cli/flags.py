@@ -59,8 +59,9 @@ class _GoBoolAction(argparse.Action):
 def add_go_bool(parser: argparse.ArgumentParser | Any, *names: str, default: bool = False,
                 help: str = "", dest: str | None = None) -> None:
     """Declare a Go-style boolean flag: ``--x``, ``--x=true``, ``--x=false``."""
-    kw: dict[str, Any] = {"default": default, "const": True,
-                          "help": f"{help} (default {str(default).lower()})".strip()}
+    # A hidden flag stays hidden: argparse only recognises the bare SUPPRESS marker.
+    shown = help if help == argparse.SUPPRESS else f"{help} (default {str(default).lower()})".strip()
+    kw: dict[str, Any] = {"default": default, "const": True, "help": shown}
     if dest:
         kw["dest"] = dest
     action = parser.add_argument(*names, action=_GoBoolAction, **kw)
@@ -128,3 +129,57 @@ def add_format_flags(parser: argparse.ArgumentParser | Any, legacy_tag: str) -> 
     add_go_bool(parser, "--record-creation-timestamp",
                 help="legacy format: record the creation time in the signatures image's config "
                      "(SOURCE_DATE_EPOCH if set; by default Go's zero time, so re-signing is reproducible)")
+
+
+class _RefusedAction(argparse.Action):
+    """A cosign flag sigward parses but cannot honour: giving it a value fails with ``reason``.
+
+    Boolean flags refuse only ``true`` (``--sk=false`` is what sigward does anyway); string flags refuse
+    any non-empty value. The flag still appears in ``--help`` so a user sees it exists and why not.
+    """
+
+    def __init__(self, option_strings: list[str], dest: str, *, reason: str, boolean: bool = False,
+                 **kwargs: Any) -> None:
+        self.reason = reason
+        self.boolean = boolean
+        if boolean:
+            kwargs["nargs"] = 0
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        if self.boolean and self.const is False:
+            setattr(namespace, self.dest, False)
+            return
+        if self.boolean or values:
+            raise UsageError(f"{option_string or self.option_strings[0]}: {self.reason}")
+
+
+def add_refused(parser: argparse.ArgumentParser | Any, *names: str, reason: str, boolean: bool = False,
+                help: str | None = None, metavar: str | None = None) -> None:
+    """Declare a cosign flag that sigward refuses with one clear line (see ``_RefusedAction``)."""
+    shown = argparse.SUPPRESS if help is None else f"{help} (not supported: {reason})"
+    kw: dict[str, Any] = {"reason": reason, "boolean": boolean, "help": shown,
+                          "default": False if boolean else None}
+    if boolean:
+        kw["const"] = True
+    elif metavar:
+        kw["metavar"] = metavar
+    action = parser.add_argument(*names, action=_RefusedAction, **kw)
+    if boolean:
+        for n in names:
+            _GO_BOOLS[n] = action.dest
+        parser.add_argument(f"--no-{action.dest.replace('_', '-')}--", dest=action.dest,
+                            action=_RefusedAction, reason=reason, boolean=True, const=False,
+                            help=argparse.SUPPRESS)
+
+
+NO_SECURITY_KEY = ("hardware security keys (YubiKey PIV) are not supported; use a key file, a KMS key "
+                   "(--key awskms://, gcpkms://, azurekms://, hashivault://) or a PKCS#11 URI")
+
+
+def add_security_key_flags(parser: argparse.ArgumentParser | Any) -> None:
+    """cosign's ``--sk``/``--slot`` (SecurityKeyOptions): refused, no PIV support."""
+    add_refused(parser, "--sk", boolean=True, reason=NO_SECURITY_KEY,
+                help="use a hardware security key")
+    add_refused(parser, "--slot", reason=NO_SECURITY_KEY, help="security key slot", metavar="SLOT")

@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any
 
+from sigward import safejson
 from sigward.cli.common import add_registry_flags
 from sigward.cli.sigstore_flags import add_verification_flags
 
@@ -31,7 +32,8 @@ examples:
   SOURCE_DATE_EPOCH=$(git log -1 --format=%ct) sigward image build ... --layer app.tar.gz TARGET
 
 The base is verified exactly as `sigward verify` would (same flags, same exit codes: 10 no signatures,
-12 no matching signatures, ...) before anything is built or written. Prints TARGET@sha256:... on stdout.
+12 no matching legacy signatures, 1 no matching Sigstore bundles, ...) before anything is built or
+written. Prints TARGET@sha256:... on stdout.
 """
 
 DIGEST_EPILOG = """\
@@ -167,8 +169,9 @@ def run_build(args: argparse.Namespace) -> int:
                                    display_name=str(base_ref))
             print(verification_header(base_ref, check_claims=True, annotations=bool(annotations),
                                       tlog=not checks.ignore_tlog, key=bool(args.key)), file=sys.stderr)
-            with plan_build(verified, base_store, options) as plan, \
-                    open_store(target_ref, store_options(args)) as target, \
+            with terminal_progress(None, "building layers") as building:
+                plan = plan_build(verified, base_store, options, progress=building)
+            with plan, open_store(target_ref, store_options(args)) as target, \
                     terminal_progress(plan.total_bytes, "pushing") as bar:
                 result = push_build(plan, base_store, target, tag=args.tag, progress=bar)
     finally:
@@ -232,7 +235,6 @@ def _pair(text: str, flag: str) -> tuple[str, str]:
 
 def _command(text: str | None, flag: str) -> list[str] | None:
     """A JSON array of strings, or a string split the way a shell would (no expansion)."""
-    import json
     import shlex
 
     from sigward.errors import UsageError
@@ -241,7 +243,7 @@ def _command(text: str | None, flag: str) -> list[str] | None:
         return None
     if text.lstrip().startswith("["):
         try:
-            value = json.loads(text)
+            value = safejson.loads(text)
         except ValueError as e:
             raise UsageError(f"invalid {flag}: not a JSON array ({e})")
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

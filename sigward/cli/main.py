@@ -37,6 +37,9 @@ COMMAND_MODULES = [
     "sigward.cli.chart",
     "sigward.cli.inspect",
     "sigward.cli.login",
+    "sigward.cli.manifests",
+    "sigward.cli.trustcmds",
+    "sigward.cli.tools",
     "sigward.cli.pkcs11tool",
     "sigward.cli.misc",
     "sigward.signer.cli",
@@ -68,6 +71,17 @@ COMMANDS: dict[str, str] = {
     "demo-image": "sigward.cli.inspect",
     "login": "sigward.cli.login",
     "logout": "sigward.cli.login",
+    "manifest": "sigward.cli.manifests",
+    "dockerfile": "sigward.cli.manifests",
+    "initialize": "sigward.cli.trustcmds",
+    "trusted-root": "sigward.cli.trustcmds",
+    "signing-config": "sigward.cli.trustcmds",
+    "bundle": "sigward.cli.trustcmds",
+    "env": "sigward.cli.tools",
+    "completion": "sigward.cli.tools",
+    "debug": "sigward.cli.tools",
+    "piv-tool": "sigward.cli.tools",
+    "upload": "sigward.cli.tools",
     "pkcs11-tool": "sigward.cli.pkcs11tool",
     "signer": "sigward.signer.cli",
     "version": "sigward.cli.misc",
@@ -110,6 +124,8 @@ _NEVER_IMPORTED = ("trio", "httpx._main")
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sigward.cli import globalflags
+
     if argv is None:
         for name in _NEVER_IMPORTED:
             sys.modules.setdefault(name, None)  # type: ignore[arg-type]
@@ -120,7 +136,9 @@ def main(argv: list[str] | None = None) -> int:
         from sigward.signer.cli import main as signer_main
 
         return signer_main(args_in[1:], prog="sigward signer")
+    saved_stdout = sys.stdout
     try:
+        args_in, gflags = globalflags.extract(args_in)
         first = args_in[0] if args_in and not args_in[0].startswith("-") else None
         parser, known = _build([COMMANDS[first]] if first in COMMANDS else COMMAND_MODULES)
         if first in COMMANDS and first not in known:  # a stale COMMANDS entry: the full parser knows
@@ -130,8 +148,22 @@ def main(argv: list[str] | None = None) -> int:
         if func is None:
             parser.print_help(sys.stderr)
             return 1
-        rc = func(args)
+        if gflags.verbose:
+            globalflags.enable_verbose()
+        if gflags.output_file:
+            try:
+                sys.stdout = open(gflags.output_file, "w")  # noqa: SIM115 - closed in finally
+            except OSError as e:
+                raise SigwardError(f"error creating output file {gflags.output_file}: {e.strerror or e}")
+        globalflags.arm_timeout(gflags.timeout)
+        try:
+            rc = func(args)
+        finally:
+            globalflags.disarm_timeout()
         return int(rc or 0)
+    except globalflags.CommandTimeout:
+        sys.stderr.write("Error: context deadline exceeded (the command ran longer than -t/--timeout)\n")
+        return 1
     except SigwardError as e:
         from sigward.cli.errors import cli_message
 
@@ -147,13 +179,37 @@ def main(argv: list[str] | None = None) -> int:
         except OSError:
             pass
         return 1
+    except OSError as e:
+        # A file, directory or device the user named (ENAMETOOLONG, EACCES, ENOSPC, ...) that a lower layer
+        # did not already turn into a SigwardError: still the user's input, so one line, no "internal".
+        if os.environ.get("SIGWARD_DEBUG"):
+            raise
+        where = f": {e.filename}" if getattr(e, "filename", None) else ""
+        sys.stderr.write(f"Error: {e.strerror or e}{where}\n")
+        return 1
+    except (RecursionError, MemoryError) as e:
+        if os.environ.get("SIGWARD_DEBUG"):
+            raise
+        what = "nested too deeply" if isinstance(e, RecursionError) else "too large"
+        sys.stderr.write(f"Error: input {what} to process\n")
+        return 1
     except Exception as e:  # a bug: say so in one line; SIGWARD_DEBUG=1 shows the traceback
+        if type(e).__name__ == "UnsupportedAlgorithm" and not os.environ.get("SIGWARD_DEBUG"):
+            # cryptography refusing a key or certificate algorithm it was handed: the input's fault.
+            sys.stderr.write(f"Error: unsupported algorithm: {e}\n")
+            return 1
         if os.environ.get("SIGWARD_DEBUG"):
             raise
         sys.stderr.write(
             f"Error: internal error: {type(e).__name__}: {e} (set SIGWARD_DEBUG=1 for details)\n"
         )
         return 1
+    finally:
+        if sys.stdout is not saved_stdout:
+            try:
+                sys.stdout.close()
+            finally:
+                sys.stdout = saved_stdout
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING, Any
 
-from sigward.cli.flags import add_go_bool
+from sigward.cli.flags import add_go_bool, add_refused, add_security_key_flags
 
 if TYPE_CHECKING:
     from sigward.keys.interfaces import PasswordFn, Signer
@@ -48,6 +48,21 @@ def add_signing_flags(p: argparse.ArgumentParser | Any) -> None:
     add_go_bool(g, "--insecure-skip-verify", help=argparse.SUPPRESS)
     g.add_argument("--output-certificate", metavar="FILE", help="write the Fulcio certificate (PEM) here")
     add_go_bool(g, "-y", "--yes", help="skip the confirmation before uploading to the public log")
+    g.add_argument("--certificate", metavar="FILE",
+                   help="with --key: a certificate (PEM) for that key, issued by your own CA, to put in the "
+                        "signature instead of the bare public key")
+    g.add_argument("--certificate-chain", metavar="FILE",
+                   help="with --certificate: the issuing CA certificates (PEM), parent first, root last")
+    add_refused(g, "--issue-certificate", boolean=True,
+                reason="a Fulcio certificate for a --key is not supported yet; sign keyless (no --key) or "
+                       "pass --certificate")
+    tsa_mtls = "TLS client settings for the timestamp authority are not supported yet"
+    for flag, what in (("--timestamp-client-cacert", "CA certificates (PEM) to verify the TSA with"),
+                       ("--timestamp-client-cert", "client certificate (PEM) for mutual TLS to the TSA"),
+                       ("--timestamp-client-key", "client key (PEM) for mutual TLS to the TSA"),
+                       ("--timestamp-server-name", "TLS server name of the TSA")):
+        add_refused(g, flag, reason=tsa_mtls, metavar="VALUE", help=what)
+    add_security_key_flags(g)
 
 
 def add_verification_flags(p: argparse.ArgumentParser | Any, *, key_flags: bool = True) -> None:
@@ -71,9 +86,29 @@ def add_verification_flags(p: argparse.ArgumentParser | Any, *, key_flags: bool 
     add_go_bool(g, "--use-signed-timestamps", help="require an RFC 3161 timestamp and use its time")
     add_go_bool(g, "--offline", help="never contact Rekor (signatures must carry their log proof)")
     add_go_bool(g, "--private-infrastructure", help=argparse.SUPPRESS)
-    for hidden in ("--certificate-chain", "--ca-roots", "--ca-intermediates", "--rekor-url",
-                   "--timestamp-certificate-chain", "--sct"):
+    g.add_argument("--ca-roots", metavar="FILE",
+                   help="PEM root CA certificates to trust instead of the trusted root's CAs (your own CA)")
+    g.add_argument("--ca-intermediates", metavar="FILE",
+                   help="with --ca-roots: PEM intermediate CA certificates between the roots and the signer")
+    g.add_argument("--certificate-chain", metavar="FILE",
+                   help="PEM CA chain of the signing certificate, parent first, root last (instead of the "
+                        "trusted root's CAs)")
+    for hidden in ("--rekor-url", "--timestamp-certificate-chain", "--sct"):
         g.add_argument(hidden, help=argparse.SUPPRESS)
+    add_go_bool(g, "--experimental-oci11", help=argparse.SUPPRESS)  # deprecated in cosign; referrers always
+    add_security_key_flags(g)
+    have = getattr(p, "_option_string_actions", {})
+    if "--max-workers" not in have:
+        g.add_argument("--max-workers", type=int, default=10, help=argparse.SUPPRESS)
+    if "--signature-digest-algorithm" not in have:
+        g.add_argument("--signature-digest-algorithm", default="sha256", help=argparse.SUPPRESS)
+    if "--certificate" not in have:
+        add_refused(g, "--certificate", metavar="FILE",
+                    reason="a separate certificate is not read here; the signatures carry theirs (bundles)")
+    if "--rfc3161-timestamp" not in have:
+        add_refused(g, "--rfc3161-timestamp", metavar="FILE",
+                    reason="detached RFC 3161 timestamp files are not read yet; verify a bundle that holds "
+                           "the timestamp (`sigward bundle create` converts one)")
 
 
 def identity(args: argparse.Namespace) -> Identity:
@@ -119,11 +154,15 @@ def verification_policy(args: argparse.Namespace, *, password_fn: PasswordFn) ->
     from sigward.errors import UsageError
     from sigward.sigstore.policy import KeyAuthority, KeylessAuthority
 
-    legacy_flags = ("certificate_chain", "ca_roots", "ca_intermediates", "timestamp_certificate_chain", "sct")
+    legacy_flags = ("timestamp_certificate_chain", "sct")
     unsupported = [f for f in legacy_flags if getattr(args, f, None)]
     if unsupported:
         raise UsageError(f"--{unsupported[0].replace('_', '-')} is not supported; pass --trusted-root with "
                          "the CA, log and TSA material instead")
+    ca_flags = ("ca_roots", "ca_intermediates", "certificate_chain")
+    if args.key and any(getattr(args, f, None) for f in ca_flags):
+        raise UsageError("--ca-roots, --ca-intermediates and --certificate-chain verify certificates; they "
+                         "cannot be combined with --key")
     opts = checks(args)
     if args.key:
         if args.certificate_identity or args.certificate_identity_regexp:
@@ -135,13 +174,60 @@ def verification_policy(args: argparse.Namespace, *, password_fn: PasswordFn) ->
         root = _trust_root(args) if not opts.ignore_tlog or opts.use_signed_timestamps else None
         return KeyAuthority((key,), root, opts), opts
     ident = identity(args)
-    return KeylessAuthority((ident,), _trust_root(args), opts), opts
+    return KeylessAuthority((ident,), with_custom_cas(_trust_root(args), args), opts), opts
 
 
 def _trust_root(args: argparse.Namespace) -> TrustedRoot:
     from sigward.ops.keyless import load_trust
 
-    return load_trust(args.trusted_root, offline=args.offline)[0]
+    return load_trust(args.trusted_root, offline=args.offline, tuf_mirror=initialized_mirror())[0]
+
+
+def _read_pem_certs(path: str, flag: str) -> list[Any]:
+    from cryptography import x509
+
+    from sigward.errors import UsageError
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise UsageError(f"{flag}: cannot read {path}: {e.strerror or e}")
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise UsageError(f"{flag}: {path} holds no PEM certificate")
+    return certs
+
+
+def with_custom_cas(root: Any, args: argparse.Namespace) -> Any:
+    """``--ca-roots``/``--ca-intermediates``/``--certificate-chain``: a private CA replaces the trusted
+    root's certificate authorities (its logs, CT logs and TSAs stay), as cosign's flags do."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from sigward.errors import UsageError
+    from sigward.sigstore.trust import Authority, Validity
+
+    chains: list[tuple[Any, ...]] = []
+    if getattr(args, "certificate_chain", None):
+        chains.append(tuple(_read_pem_certs(args.certificate_chain, "--certificate-chain")))
+    if getattr(args, "ca_roots", None):
+        inter = (_read_pem_certs(args.ca_intermediates, "--ca-intermediates")
+                 if getattr(args, "ca_intermediates", None) else [])
+        for ca_root in _read_pem_certs(args.ca_roots, "--ca-roots"):
+            chains.append((*inter, ca_root))
+            if inter:
+                chains.append((ca_root,))
+    elif getattr(args, "ca_intermediates", None):
+        raise UsageError("--ca-intermediates needs --ca-roots")
+    if not chains:
+        return root
+    always = Validity(datetime(1970, 1, 1, tzinfo=UTC))
+    uri = "--ca-roots" if getattr(args, "ca_roots", None) else "--certificate-chain"
+    cas = tuple(Authority(uri, c, always) for c in chains)
+    return dataclasses.replace(root, certificate_authorities=cas, source="CA certificates given on the "
+                               "command line")
 
 
 def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None) -> Any:
@@ -173,6 +259,7 @@ def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None
         tlog_upload=args.tlog_upload,
         use_signing_config=args.use_signing_config,
         confirm=None if args.yes or not tty else _confirm,
+        tuf_mirror=initialized_mirror(),
     )
 
 
@@ -190,11 +277,56 @@ def material_from_flags(args: argparse.Namespace, signer: Signer | None) -> Sign
     ``--output-certificate`` is written here."""
     from sigward.ops.keyless import signing_material as build
 
+    check_outputs(args)
     material = build(signer, keyless_options(args))
-    if getattr(args, "output_certificate", None) and material.chain:
+    if getattr(args, "certificate", None):
+        attach_certificate(material, args)
+    if getattr(args, "output_certificate", None):  # the certificate, or with a bare key its public key
         from sigward.fileio import write_atomic
 
         write_atomic(args.output_certificate, material.verifier_pem())
         print(f"Certificate wrote in the file {args.output_certificate}", file=sys.stderr)
     return material
 
+
+def attach_certificate(material: Any, args: argparse.Namespace) -> None:
+    """``--certificate`` (+ ``--certificate-chain``) with ``--key``: sign as that certificate, so verifiers
+    check it against your CA (``verify --ca-roots``) instead of holding the public key."""
+    from cryptography.hazmat.primitives import serialization
+
+    from sigward.errors import UsageError
+
+    if material.chain:
+        raise UsageError("--certificate needs --key (keyless signing gets its certificate from Fulcio)")
+    leaf = _read_pem_certs(args.certificate, "--certificate")[0]
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    if leaf.public_key().public_bytes(serialization.Encoding.DER, spki) != material.public_key.public_bytes(
+            serialization.Encoding.DER, spki):
+        raise UsageError(f"--certificate {args.certificate} is not for the public key of --key")
+    chain = _read_pem_certs(args.certificate_chain, "--certificate-chain") if args.certificate_chain else []
+    material.chain = [leaf, *chain]
+
+
+def initialized_mirror() -> str | None:
+    """The TUF mirror ``sigward initialize --mirror`` recorded (under ``TUF_ROOT``, default
+    ~/.sigstore/root, as cosign keeps its TUF state), or None for the public-good repository."""
+    import os
+
+    from sigward.sigstore.tufmirror import recorded_mirror, state_file
+
+    home = os.environ.get("TUF_ROOT") or os.path.join(os.path.expanduser("~"), ".sigstore", "root")
+    return recorded_mirror(state_file(home))
+
+
+# The signing commands' output-file flags (argparse dests): checked before Fulcio or Rekor is contacted.
+OUTPUT_FLAGS = ("bundle", "output_signature", "output_certificate", "output_payload", "output_attestation")
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unwritable output paths before signing: a Rekor entry must never outlive a lost bundle."""
+    from sigward.fileio import check_writable
+
+    for dest in OUTPUT_FLAGS:
+        path = getattr(args, dest, None)
+        if isinstance(path, str) and path and path != "-":
+            check_writable(path, "--" + dest.replace("_", "-"))

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from sigward.cli.common import add_registry_flags
-from sigward.cli.flags import add_annotations, add_go_bool
+from sigward.cli.flags import add_annotations, add_go_bool, add_refused
 from sigward.cli.render import verification_header
 from sigward.cli.sigstore_flags import add_verification_flags
 
@@ -30,8 +30,9 @@ examples:
   sigward verify --key cosign.pub --insecure-ignore-tlog=true oci:./layout:hello
   sigward verify --key cosign.pub --insecure-ignore-tlog=true --local-image ./saved
 
-exit codes (as cosign): 10 no signatures found, 11 image tag not found, 12 no matching signatures,
-13 no certificate on the signature, 1 any other error.
+exit codes (as cosign v3): 10 no signatures found, 11 image tag not found, 12 no matching signatures in the
+legacy .sig format, 13 no certificate on the signature, 1 any other error -- including no matching
+signatures among Sigstore bundles (the default format), where cosign v3 also exits 1.
 """
 
 WARN_TLOG = (
@@ -44,6 +45,12 @@ def register(sub: Any) -> None:
     p = sub.add_parser("verify", help="verify the signatures of an image", epilog=EPILOG,
                        description="Verify signatures on the supplied image (by tag or digest).")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image reference, or oci:PATH")
+    add_verify_flags(p)
+    p.set_defaults(func=run)
+
+
+def add_verify_flags(p: Any) -> None:
+    """Every flag of ``verify`` (also those of ``manifest verify`` and ``dockerfile verify``)."""
     p.add_argument("--key", help="public key: PEM file, env://VAR, certificate, or cosign private key")
     add_annotations(p, "require this key=value annotation on the signature (repeatable)")
     add_go_bool(p, "--check-claims", default=True,
@@ -56,20 +63,23 @@ def register(sub: Any) -> None:
                 help="the IMAGE argument is an OCI layout directory (as written by `sigward save`)")
     p.add_argument("--signature-digest-algorithm", default="sha256", help=argparse.SUPPRESS)
     p.add_argument("--max-workers", type=int, default=10, help=argparse.SUPPRESS)
-    p.add_argument("--certificate", help=argparse.SUPPRESS)
+    add_refused(p, "--certificate", metavar="FILE",
+                reason="a separate certificate is not read here; the signatures carry theirs (bundles)")
+    fetched = "signatures are read from the registry (deprecated in cosign): verify the image itself"
+    add_refused(p, "--signature", metavar="FILE", reason=fetched)
+    add_refused(p, "--payload", metavar="FILE", reason=fetched)
+    add_refused(p, "--attachment", metavar="TYPE",
+                reason="verifying attachments is not supported (deprecated in cosign): verify an SBOM "
+                       "attestation with `sigward verify-attestation --type spdxjson`")
     add_verification_flags(p)
     add_registry_flags(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sigward.cli import render
     from sigward.cli.flags import parse_annotations
-    from sigward.errors import UsageError
     from sigward.ops.verify import verify_image
 
-    if args.certificate:
-        raise UsageError("--certificate is not supported for images; signatures carry their certificate")
     annotations = parse_annotations(args.annotations)
     policy, checks, opts = image_verify_options(args, annotations=annotations, check_claims=args.check_claims,
                                                 new_bundle_format=args.new_bundle_format)

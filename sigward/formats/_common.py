@@ -11,6 +11,7 @@ import binascii
 import json
 from typing import Any
 
+from sigward import safejson
 from sigward.errors import VerificationError
 
 
@@ -27,7 +28,7 @@ def _reject_constant(name: str) -> Any:
 def load_json(data: bytes | str, what: str) -> Any:
     """Parse JSON, refusing NaN/Infinity, with a one-line error naming ``what``."""
     try:
-        return json.loads(data, parse_constant=_reject_constant)
+        return safejson.loads(data, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise FormatError(f"{what}: not valid JSON ({_short(e)})")
 

@@ -205,8 +205,83 @@ class Bundle:
         return self.dsse_envelope.signatures[0].sig
 
 
+# The fields protojson knows in a bundle (sigstore_bundle.proto and what it imports), by JSON path; a
+# field outside these, or a field given twice, is refused as protojson (and so sigstore-go) refuses it.
+_TLOG_ENTRY = {
+    "logIndex": None, "logId": {"keyId": None}, "kindVersion": {"kind": None, "version": None},
+    "integratedTime": None, "inclusionPromise": {"signedEntryTimestamp": None},
+    "inclusionProof": {"logIndex": None, "rootHash": None, "treeSize": None, "hashes": None,
+                       "checkpoint": {"envelope": None}},
+    "canonicalizedBody": None,
+}
+_SCHEMA: dict[str, Any] = {
+    "mediaType": None,
+    "verificationMaterial": {
+        "publicKey": {"hint": None},
+        "x509CertificateChain": {"certificates": [{"rawBytes": None}]},
+        "certificate": {"rawBytes": None},
+        "tlogEntries": [_TLOG_ENTRY],
+        "timestampVerificationData": {"rfc3161Timestamps": [{"signedTimestamp": None}]},
+    },
+    "messageSignature": {"messageDigest": {"algorithm": None, "digest": None}, "signature": None},
+    "dsseEnvelope": {"payload": None, "payloadType": None, "signatures": [{"sig": None, "keyid": None}]},
+}
+
+
+class _Fields(dict):  # type: ignore[type-arg]
+    """A parsed JSON object that remembers a key it saw twice (protojson: duplicate field)."""
+
+    duplicate: str | None = None
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Fields:
+    out = _Fields()
+    for k, v in pairs:
+        if k in out and out.duplicate is None:
+            out.duplicate = k
+        out[k] = v
+    return out
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def check_fields(obj: Any, schema: Any, where: str) -> None:
+    """Refuse duplicate and unknown fields, naming the field's path (camelCase or proto names)."""
+    if isinstance(schema, list):
+        if isinstance(obj, list):
+            for i, item in enumerate(obj):
+                check_fields(item, schema[0], f"{where}[{i}]")
+        return
+    if not isinstance(schema, dict) or not isinstance(obj, dict):
+        return  # a wrong type is reported by the typed parse below, with its path
+    if isinstance(obj, _Fields) and obj.duplicate is not None:
+        raise FormatError(f"{where}.{obj.duplicate}: duplicate field")
+    names = {n: n for n in schema} | {_snake(n): n for n in schema}
+    seen: dict[str, str] = {}
+    for key, value in obj.items():
+        known = names.get(key)
+        if known is None:
+            raise FormatError(f"{where}.{key}: unknown field")
+        if known in seen:
+            raise FormatError(f"{where}.{known}: given twice (as {seen[known]} and {key})")
+        seen[known] = key
+        check_fields(value, schema[known], f"{where}.{known}")
+
+
 def parse_bundle(data: bytes) -> Bundle:
-    """Parse bundle JSON; every missing or mistyped field gives a one-line FormatError."""
+    """Parse bundle JSON; every missing, mistyped, duplicate or unknown field gives a one-line FormatError
+    naming its path (protojson's strictness, which sigstore-go inherits)."""
+    from sigward import safejson
+
+    try:
+        parsed = safejson.loads(data, object_pairs_hook=_pairs, parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise FormatError(f"{WHAT}: not valid JSON ({str(e).splitlines()[0] if str(e) else e})")
+    if not isinstance(parsed, dict):
+        raise FormatError(f"{WHAT}: expected a JSON object, got {type_name(parsed)}")
+    check_fields(parsed, _SCHEMA, WHAT)
     obj = load_object(data, WHAT)
     mtype = want_str(first_of(obj, "mediaType", "media_type"), f"{WHAT}: mediaType")
     assert mtype is not None
@@ -293,6 +368,10 @@ def parse_bundle(data: bytes) -> Bundle:
     )
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON constant {name}")
+
+
 def _raw_bytes(obj: dict[str, Any], where: str) -> bytes:
     s = want_str(first_of(obj, "rawBytes", "raw_bytes"), f"{where}.rawBytes")
     assert s is not None
@@ -305,10 +384,12 @@ def _raw_bytes(obj: dict[str, Any], where: str) -> bytes:
 def _message_signature(obj: dict[str, Any], where: str) -> MessageSignature:
     sig = want_str(obj.get("signature"), f"{where}.signature")
     assert sig is not None
-    md = want_obj(first_of(obj, "messageDigest", "message_digest"), f"{where}.messageDigest", required=False)
+    md = want_obj(first_of(obj, "messageDigest", "message_digest"), f"{where}.messageDigest")
     alg = digest = None
     if md is not None:
         alg = want_str(md.get("algorithm"), f"{where}.messageDigest.algorithm")
+        if alg not in HASH_ALGORITHMS:  # protojson refuses an enum name it does not know
+            raise FormatError(f"{where}.messageDigest.algorithm: unknown hash algorithm {str(alg)[:40]!r}")
         d = want_str(md.get("digest"), f"{where}.messageDigest.digest")
         assert d is not None
         digest = b64decode_lenient(d, f"{where}.messageDigest.digest")

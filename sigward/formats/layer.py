@@ -92,8 +92,9 @@ class _GzipSink:
     ``tell`` counts uncompressed bytes, which is all ``tarfile`` needs to pad its records.
     """
 
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, progress: Callable[[int], object] | None = None) -> None:
         self._out = out
+        self._progress = progress
         self._deflate = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)  # raw deflate
         self._crc = 0
         self._raw_size = 0
@@ -113,6 +114,8 @@ class _GzipSink:
         self._crc = zlib.crc32(data, self._crc)
         self._raw_size += len(data)
         self._emit(self._deflate.compress(data))
+        if self._progress is not None:
+            self._progress(len(data))
         return len(data)
 
     def tell(self) -> int:
@@ -255,7 +258,8 @@ def _temp_file(workdir: str | None) -> tuple[BinaryIO, str]:
 
 
 def directory_layer(src: str, dest: str = "/", *, excludes: Sequence[str] = (), mtime: int = 0,
-                    owner: tuple[int, int] = (0, 0), workdir: str | None = None) -> Layer:
+                    owner: tuple[int, int] = (0, 0), workdir: str | None = None,
+                    progress: Callable[[int], object] | None = None) -> Layer:
     """The contents of directory ``src`` placed under ``dest`` in the image, as a deterministic layer.
 
     DEST's parent directories are entries of their own (owned by root), so the layer unpacks the same
@@ -268,7 +272,7 @@ def directory_layer(src: str, dest: str = "/", *, excludes: Sequence[str] = (), 
     out, path = _temp_file(workdir)
     try:
         with out:
-            sink = _GzipSink(out)
+            sink = _GzipSink(out, progress)
             with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
                               encoding="utf-8") as tar:
                 for entry in entries:
@@ -310,7 +314,8 @@ def _check_tar(stream: _TeeReader, path: str) -> None:
         raise LayerError(f"{path} is not a valid tar archive ({e})")
 
 
-def tarball_layer(path: str, *, workdir: str | None = None) -> Layer:
+def tarball_layer(path: str, *, workdir: str | None = None,
+                  progress: Callable[[int], object] | None = None) -> Layer:
     """A layer from a tarball: ``.tar`` gzipped deterministically, ``.tar.gz``/``.tgz`` used as is."""
     if not is_tarball(path):
         raise UsageError(f"layer tarball {path} must end in .tar, .tar.gz or .tgz")
@@ -320,15 +325,16 @@ def tarball_layer(path: str, *, workdir: str | None = None) -> Layer:
         raise UsageError(f"cannot read layer tarball {path}: {e.strerror or e}")
     with raw:
         if path.lower().endswith(".tar"):
-            return _gzip_tar(raw, path, workdir)
-        return _existing_gzip(raw, path)
+            return _gzip_tar(raw, path, workdir, progress)
+        return _existing_gzip(raw, path, progress)
 
 
-def _gzip_tar(raw: BinaryIO, path: str, workdir: str | None) -> Layer:
+def _gzip_tar(raw: BinaryIO, path: str, workdir: str | None,
+              progress: Callable[[int], object] | None) -> Layer:
     out, tmp = _temp_file(workdir)
     try:
         with out:
-            sink = _GzipSink(out)
+            sink = _GzipSink(out, progress)
             _check_tar(_TeeReader(raw, sink.write), path)
             digest, size, diff_id = sink.finish()
     except BaseException as e:
@@ -340,7 +346,7 @@ def _gzip_tar(raw: BinaryIO, path: str, workdir: str | None) -> Layer:
     return Layer(tmp, digest, size, diff_id, temporary=True)
 
 
-def _existing_gzip(raw: BinaryIO, path: str) -> Layer:
+def _existing_gzip(raw: BinaryIO, path: str, progress: Callable[[int], object] | None) -> Layer:
     import gzip
 
     gz_hash = hashlib.sha256()
@@ -350,6 +356,8 @@ def _existing_gzip(raw: BinaryIO, path: str) -> Layer:
         nonlocal size
         gz_hash.update(data)
         size += len(data)
+        if progress is not None:
+            progress(len(data))
 
     raw_hash = hashlib.sha256()
     outer = _TeeReader(raw, compressed)

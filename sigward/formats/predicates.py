@@ -9,12 +9,11 @@ key sorted, HTML characters escaped). Readers never rely on any of this: signed 
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from typing import Any
 
-from sigward import gojson
+from sigward import gojson, safejson
 from sigward.errors import UsageError
 from sigward.formats import intoto
 from sigward.formats._common import protojson
@@ -35,7 +34,7 @@ def rfc3339_now(now: datetime | None = None) -> str:
 
 def _json(raw: bytes, what: str) -> Any:
     try:
-        return json.loads(raw)
+        return safejson.loads(raw)
     except (ValueError, UnicodeDecodeError) as e:
         raise UsageError(f"{what}: the predicate is not valid JSON ({e})")
 

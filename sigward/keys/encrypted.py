@@ -19,7 +19,7 @@ import json
 import os
 from typing import Any
 
-from sigward import gojson
+from sigward import gojson, safejson
 from sigward.errors import KeyFileError
 from sigward.keys import pem
 from sigward.keys.keytypes import PrivateKey, check_private_key
@@ -87,7 +87,7 @@ def decrypt(envelope: bytes, password: bytes) -> bytes:
     from nacl.secret import SecretBox
 
     try:
-        doc = json.loads(envelope)
+        doc = safejson.loads(envelope)
     except (ValueError, UnicodeDecodeError):
         raise KeyFileError("decrypt: malformed encrypted key: not JSON") from None
     kdf_name = _field(doc, "kdf", "name")
@@ -144,6 +144,7 @@ def decrypt_private_key(raw: bytes, password: bytes, source: str) -> PrivateKey:
 
 def parse_pkcs8(der: bytes) -> PrivateKey:
     """Parse PKCS#8 only, refusing SEC1/PKCS#1 with Go's ``x509.ParsePKCS8PrivateKey`` texts."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     kind = _der_private_key_kind(der)
@@ -157,7 +158,7 @@ def parse_pkcs8(der: bytes) -> PrivateKey:
         raise KeyFileError("parsing private key: x509: malformed private key")
     try:
         key = serialization.load_der_private_key(der, password=None)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
         raise KeyFileError(f"parsing private key: {e}") from None
     return key  # type: ignore[return-value]  # narrowed by check_private_key at the callers
 

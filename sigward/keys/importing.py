@@ -66,6 +66,7 @@ def _ecdsa(key: object, parse_error: str) -> PrivateKey:
 
 def parse_import_key(raw: bytes) -> PrivateKey:
     """The validated private key in an importable PEM file; KeyFileError with cosign's texts."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 
@@ -84,7 +85,7 @@ def parse_import_key(raw: bytes) -> PrivateKey:
                 validate_rsa(k)
                 k = serialization.load_der_private_key(block.data, password=None)
             return k
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, UnsupportedAlgorithm):
             raise KeyFileError(err) from None
 
     if block.type == "RSA PRIVATE KEY":

@@ -45,15 +45,9 @@ class KeyRef:
     def read(self) -> bytes:
         """The key material (PEM bytes) for ``file`` and ``env`` references."""
         if self.kind == "file":
-            try:
-                with open(self.location, "rb") as f:
-                    return f.read()
-            except FileNotFoundError:
-                raise KeyFileError(f"reading key {self.location}: no such file") from None
-            except IsADirectoryError:
-                raise KeyFileError(f"reading key {self.location}: is a directory") from None
-            except OSError as e:
-                raise KeyFileError(f"reading key {self.location}: {e.strerror or e}") from None
+            from sigward.fileio import MAX_KEY_FILE, read_regular
+
+            return read_regular(self.location, MAX_KEY_FILE, f"reading key {self.location}", KeyFileError)
         if self.kind == "env":
             value = os.environ.get(self.location)
             if not value:

@@ -26,28 +26,34 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sigward import gojson
-from sigward.errors import DigestMismatchError, InvalidManifestError, NotFoundError, StoreError
-from sigward.fileio import atomic_file, write_atomic
+from sigward import gojson, safejson
+from sigward.errors import (
+    DigestMismatchError,
+    InvalidManifestError,
+    InvalidReferenceError,
+    NotFoundError,
+    StoreError,
+)
+from sigward.fileio import atomic_file, open_regular, read_regular, write_atomic
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
 from sigward.oci.layout_referrers import ReferrersIndex
 from sigward.oci.layout_referrers import recent as _recent
 from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
-from sigward.oci.reference import DEFAULT_TAG, LayoutReference, validate_tag
+from sigward.oci.reference import DEFAULT_TAG, ONLY_IMAGE, LayoutReference, validate_tag
 from sigward.oci.store import BlobContent, ProgressFn, Store, StoreBlob, open_content
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
 LOCK_FILE = ".sigward.lock"
+MAX_INDEX_FILE = 64 * 1024 * 1024  # index.json: one entry per tag and referrer, far below this
 _TMP_PREFIX = ".sigward-tmp-"
 FILE_MODE = 0o644
 LAYOUT_HEADER = b'{"imageLayoutVersion":"1.0.0"}'
@@ -59,6 +65,8 @@ KIND_SIGS = "dev.cosignproject.cosign/sigs"
 KIND_ATTS = "dev.cosignproject.cosign/atts"
 _KIND_OF_SUFFIX = {"sig": KIND_SIGS, "att": KIND_ATTS}
 _ATTACHED_TAG = re.compile(r"^(sha256|sha512)-([a-f0-9]+)\.(sig|att)$")
+# cosign save's ``kind`` annotations of attached images (not images a user means).
+_ATTACHMENT_KINDS = {KIND_SIGS, KIND_ATTS, "dev.cosignproject.cosign/sboms"}
 # What a layout being created (by another thread or process, under the lock) may hold before its
 # oci-layout file (or just after it appeared): not "a random non-empty directory".
 _SKELETON = frozenset({"blobs", INDEX_FILE, LOCK_FILE, LAYOUT_FILE})
@@ -94,11 +102,12 @@ class LayoutStore(Store):
         if not self.path.is_dir():
             raise StoreError(f"{self.name}: not an OCI image layout (not a directory)")
         header = self.path / LAYOUT_FILE
-        try:
-            obj = json.loads(header.read_bytes())
-        except FileNotFoundError:
+        if not header.exists():
             raise StoreError(f"{self.name}: not an OCI image layout (no {LAYOUT_FILE} file)")
-        except (OSError, ValueError) as e:
+        data = read_regular(str(header), 64 * 1024, f"{self.name}: unreadable {LAYOUT_FILE} file", StoreError)
+        try:
+            obj = safejson.loads(data)
+        except ValueError as e:
             raise StoreError(f"{self.name}: unreadable {LAYOUT_FILE} file ({e})")
         version = obj.get("imageLayoutVersion") if isinstance(obj, dict) else None
         if not isinstance(version, str) or not version.startswith("1."):
@@ -170,14 +179,12 @@ class LayoutStore(Store):
         return entries
 
     def _read_index(self) -> list[dict[str, Any]]:
-        try:
-            data = (self.path / INDEX_FILE).read_bytes()
-        except FileNotFoundError:
+        if not (self.path / INDEX_FILE).exists():
             raise StoreError(f"{self.name}: not an OCI image layout (no {INDEX_FILE})")
-        except OSError as e:
-            raise StoreError(f"{self.name}: cannot read {INDEX_FILE} ({e.strerror or e})")
+        data = read_regular(str(self.path / INDEX_FILE), MAX_INDEX_FILE,
+                            f"{self.name}: cannot read {INDEX_FILE}", StoreError)
         try:
-            obj = json.loads(data)
+            obj = safejson.loads(data)
         except ValueError as e:
             raise InvalidManifestError(f"{self.name}: {INDEX_FILE} is not valid JSON ({e})")
         entries = obj.get("manifests") if isinstance(obj, dict) else None
@@ -210,6 +217,8 @@ class LayoutStore(Store):
     def resolve(self, identifier: str) -> Descriptor:
         self._check_layout()
         entries = self._cached_index()
+        if identifier == ONLY_IMAGE:
+            return self._only_image(entries)
         if _digest.is_digest(identifier):
             for e in entries:
                 if e.get("digest") == identifier:
@@ -227,6 +236,39 @@ class LayoutStore(Store):
                 raise NotFoundError(f"{self.name}:{identifier}: tag not found")
             return _plain(Descriptor.from_json(entry))
         return _plain(Descriptor.from_json(found[-1]))
+
+    def _only_image(self, entries: list[dict[str, Any]]) -> Descriptor:
+        """``oci:PATH`` read with no tag or digest: the one image the layout holds, attachments aside.
+
+        Attachments are the ``sha256-<hex>[.sig|.att|.sbom]`` tags, cosign ``save``'s signature and
+        attestation entries, and referrers (manifests with a subject). More than one image: the error
+        lists the references to choose from.
+        """
+        images: dict[str, tuple[dict[str, Any], list[str]]] = {}
+        for e in entries:
+            tag = _tag_of(e)
+            if tag and tag.startswith("sha256-"):
+                continue
+            if (e.get("annotations") or {}).get("kind") in _ATTACHMENT_KINDS:
+                continue
+            if not tag and e.get("mediaType") in mt.IMAGE_MANIFEST_TYPES:
+                m = self._maybe_manifest(e["digest"], e["size"], e.get("mediaType"))
+                if m is not None and m.subject is not None:
+                    continue
+            found = images.setdefault(e["digest"], (e, []))
+            if tag:
+                found[1].append(tag)
+        if len(images) == 1:
+            return _plain(Descriptor.from_json(next(iter(images.values()))[0]))
+        if not images:
+            raise NotFoundError(f"{self.name}: the layout holds no image")
+        choices: list[str] = []
+        for dig, (_, tags) in images.items():
+            choices.extend(f"{self.name}:{t}" for t in sorted(tags))
+            if not tags:
+                choices.append(f"{self.name}@{dig}")
+        raise InvalidReferenceError(
+            f"{self.name} holds {len(images)} images; name one with a tag or digest: " + ", ".join(choices))
 
     def get_manifest(self, identifier: str) -> Manifest:
         desc = self.resolve(identifier)
@@ -246,7 +288,7 @@ class LayoutStore(Store):
     def iter_blob(self, desc: Descriptor, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         path = self._blob_path(desc.digest)
         try:
-            f = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+            f = open_regular(str(path))
         except FileNotFoundError:
             raise NotFoundError(f"{self.name}: blob {desc.digest} not found")
         except OSError as e:

@@ -6,12 +6,11 @@ computed over stored bytes, never over a re-serialisation. Parsed JSON is a read
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from sigward import gojson
+from sigward import gojson, safejson
 from sigward.errors import InvalidManifestError
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
@@ -110,7 +109,7 @@ class Manifest:
         if expected_digest:
             _digest.check(data, expected_digest, where)
         try:
-            obj = json.loads(data)
+            obj = safejson.loads(data)
         except (ValueError, UnicodeDecodeError) as e:
             raise InvalidManifestError(f"{where}: not valid JSON ({e})")
         if not isinstance(obj, dict):
@@ -161,7 +160,7 @@ class Manifest:
 
     @cached_property
     def json(self) -> dict[str, Any]:
-        obj: dict[str, Any] = json.loads(self.data)
+        obj: dict[str, Any] = safejson.loads(self.data)
         return obj
 
     @property

@@ -17,6 +17,9 @@ DOCKER_HUB = "index.docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 DEFAULT_TAG = "latest"
+# The identifier of ``oci:PATH`` with neither tag nor digest: the layout's only image (skopeo's ``oci:``
+# convention), never an implicit ``latest``. ``LayoutStore.resolve`` understands it.
+ONLY_IMAGE = ""
 MAX_NAME_LENGTH = 255
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -82,7 +85,8 @@ class LayoutReference:
 
     @property
     def identifier(self) -> str:
-        return self.digest or self.tag or DEFAULT_TAG
+        """Digest, else tag, else ONLY_IMAGE: reading ``oci:PATH`` takes the layout's one image."""
+        return self.digest or self.tag or ONLY_IMAGE
 
     def with_digest(self, digest: str) -> LayoutReference:
         return LayoutReference(self.path, None, validate_digest(digest))
@@ -114,12 +118,14 @@ def validate_tag(tag: str) -> str:
 def parse_reference(text: str, *, default_tag: bool = True) -> AnyReference:
     """Parse an image reference (``oci:`` layouts included).
 
-    With ``default_tag`` a reference with neither tag nor digest gets ``latest`` (as docker does).
+    With ``default_tag`` a registry reference with neither tag nor digest gets ``latest`` (as docker does).
+    A layout reference never does: ``oci:PATH`` alone names the layout's only image when read, and writes
+    an untagged entry (or the source's tag, for ``copy``), as skopeo's ``oci:`` transport does.
     """
     if not isinstance(text, str) or not text:
         raise InvalidReferenceError("empty image reference")
     if text.startswith("oci:"):
-        return _parse_layout(text, default_tag)
+        return _parse_layout(text)
     return _parse_registry(text, default_tag)
 
 
@@ -138,7 +144,7 @@ def parse_repository(text: str) -> Reference:
     return ref
 
 
-def _parse_layout(text: str, default_tag: bool) -> LayoutReference:
+def _parse_layout(text: str) -> LayoutReference:
     body = text[len("oci:"):]
     tag = digest = None
     if "@" in body:
@@ -155,8 +161,6 @@ def _parse_layout(text: str, default_tag: bool) -> LayoutReference:
             body, tag = head, tail
     if not body:
         raise InvalidReferenceError(f"invalid reference {text!r}: the layout path is empty")
-    if tag is None and digest is None and default_tag:
-        tag = DEFAULT_TAG
     return LayoutReference(body, tag, digest)
 
 

@@ -84,6 +84,8 @@ class StoreOptions:
     password: str | None = None
     registry_token: str | None = None
     ca_file: str | None = None
+    client_cert: str | None = None  # mutual TLS: client certificate (PEM) and key (PEM)
+    client_key: str | None = None
     user_agent: str = field(default_factory=lambda: _user_agent())
     keychain: Keychain | None = None  # when set, the only source of credentials
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sigward import safejson
 from sigward.errors import NotFoundError, SigwardError, UsageError, VerificationError
 from sigward.formats import dsse, intoto
 from sigward.oci import mediatypes as mt
@@ -369,7 +370,7 @@ def download_attestations(store: Store, identifier: str, attach_store: Store | N
         if b.dsse_envelope is None or not matches(b.dsse_envelope.payload):
             continue
         found += 1
-        yield json.dumps(json.loads(fb.data), separators=(",", ":")).encode()
+        yield json.dumps(safejson.loads(fb.data), separators=(",", ":")).encode()
     try:
         m = src.get_manifest(attached_tag(digest, "att"))
     except NotFoundError:

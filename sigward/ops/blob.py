@@ -102,6 +102,16 @@ def signature_bundle(sig: BlobSignature, material: SigningMaterial) -> bytes:
     return material.digest_bundle(sig.digest, sig.hash_name, sig.signature)
 
 
+def log_legacy(sig: BlobSignature, material: SigningMaterial, *, bundle: bool) -> bytes | None:
+    """cosign v2-style sign-blob: the signature goes to the log (when ``material`` has one); with
+    ``bundle``, the LocalSignedPayload to write (certificate or key, and the Rekor bundle)."""
+    if bundle:
+        return legacy_bundle(sig, material)
+    if material.rekor is not None:
+        material.log_digest(sig.digest, sig.hash_name, sig.signature)
+    return None
+
+
 def legacy_bundle(sig: BlobSignature, material: Any) -> bytes:
     """cosign v3.1's LocalSignedPayload: the certificate PEM (or, for a key, the public key PEM) in
     ``cert``, and the Rekor bundle when the signature was logged."""
@@ -118,7 +128,10 @@ def _blob_digest(path: Source, hash_name: str, allow_digest_arg: bool) -> bytes:
     if allow_digest_arg and m and isinstance(path, str) and not os.path.exists(path):
         if m.group(1) != hash_name:
             raise VerificationError(f"the bundle uses {hash_name}, but a {m.group(1)} digest was given")
-        raw = bytes.fromhex(m.group(2))
+        try:
+            raw = bytes.fromhex(m.group(2))
+        except ValueError:
+            raise UsageError(f"{path}: the digest is not an even number of hex digits")
         if len(raw) != hashlib.new(hash_name).digest_size:
             raise UsageError(f"{path}: wrong length for a {hash_name} digest")
         return raw

@@ -29,7 +29,7 @@ from dataclasses import replace as _replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sigward import gojson
+from sigward import gojson, safejson
 from sigward.errors import SigwardError, UsageError, VerificationError
 from sigward.formats import layer as layerfmt
 from sigward.oci import digest as _digest
@@ -238,8 +238,13 @@ class BuildPlan:
         self.close()
 
 
-def plan_build(base: VerifiedBase, base_store: Store, options: BuildOptions) -> BuildPlan:
-    """Read the verified base, build the new layers and compute every manifest; writes nothing."""
+def plan_build(base: VerifiedBase, base_store: Store, options: BuildOptions,
+               progress: ProgressFn | None = None) -> BuildPlan:
+    """Read the verified base, build the new layers and compute every manifest; writes nothing.
+
+    ``progress`` gets the bytes read from the layer sources as they are built (a large layer takes
+    seconds to compress, and a silent terminal looks hung).
+    """
     if not isinstance(base, VerifiedBase):
         raise TypeError("plan_build needs the VerifiedBase returned by verify_base")
     _check_pairs(options.env, "--env")
@@ -259,7 +264,7 @@ def plan_build(base: VerifiedBase, base_store: Store, options: BuildOptions) -> 
     plan = BuildPlan(base, root, [], [], tempdir=tempdir)
     try:
         for spec in options.layers:
-            plan.layers.append(_build_layer(spec, options, tempdir))
+            plan.layers.append(_build_layer(spec, options, tempdir, progress))
         ann = options.manifest_annotations
         seen: set[str] = set()
         for plat, m, cfg in configs:
@@ -303,14 +308,13 @@ def _select(store: Store, root: Manifest, wanted: list[Platform]
 
 
 def _read_config(store: Store, m: Manifest) -> dict[str, Any]:
-    import json
 
     cfg = m.config
     if cfg is None or cfg.media_type not in _CONFIG_TYPES:
         kind = cfg.media_type if cfg else "no config"
         raise UsageError(f"base {m.digest} is not a container image (config: {kind})")
     try:
-        obj = json.loads(store.get_blob(cfg))
+        obj = safejson.loads(store.get_blob(cfg))
     except ValueError as e:
         raise SigwardError(f"base {m.digest}: config {cfg.digest} is not valid JSON ({e})")
     if not isinstance(obj, dict):
@@ -318,11 +322,13 @@ def _read_config(store: Store, m: Manifest) -> dict[str, Any]:
     return obj
 
 
-def _build_layer(spec: LayerSpec, options: BuildOptions, tempdir: str) -> layerfmt.Layer:
+def _build_layer(spec: LayerSpec, options: BuildOptions, tempdir: str,
+                 progress: ProgressFn | None = None) -> layerfmt.Layer:
     if spec.is_tarball:
-        return layerfmt.tarball_layer(spec.source, workdir=tempdir)
+        return layerfmt.tarball_layer(spec.source, workdir=tempdir, progress=progress)
     return layerfmt.directory_layer(spec.source, spec.dest or "/", excludes=options.excludes,
-                                    mtime=options.mtime, owner=options.owner, workdir=tempdir)
+                                    mtime=options.mtime, owner=options.owner, workdir=tempdir,
+                                    progress=progress)
 
 
 def derive_config(base: dict[str, Any], options: BuildOptions, diff_ids: list[str],

@@ -20,6 +20,11 @@ What keeps it fast (docs/benchmarks.md, "Copy against the peers"):
 
 Unlike cosign's copy we also carry OCI 1.1 referrers (bundle signatures/attestations), recursively: the
 referrers of referrers, and the legacy tags of every entity (index children included).
+
+An attachment that exists but cannot be read (a listed referrer, or a ``.sig``/``.att``/``.sbom`` tag, whose
+manifest or blobs are missing or do not match their digest) refuses the copy at planning time, naming it;
+with ``skip_unreadable`` it is left out and named in ``CopyPlan.skipped`` (the CLI warns). Never a silent
+drop. Checking costs one request per blob of an attachment that is not yet at the destination.
 """
 
 from __future__ import annotations
@@ -29,7 +34,14 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from sigward.errors import NotFoundError, SigwardError, StoreError, UsageError
+from sigward.errors import (
+    DigestMismatchError,
+    InvalidManifestError,
+    NotFoundError,
+    SigwardError,
+    StoreError,
+    UsageError,
+)
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor, Manifest
 from sigward.oci.reference import AnyReference
@@ -39,6 +51,15 @@ from sigward.ops.fetch import fetch_ahead
 
 ONLY_VALUES = ("sig", "sbom", "att")  # cosign's --only values
 CONCURRENCY = 4  # blobs in flight at once
+SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
+PREDICATE_ANNOTATION = "dev.sigstore.bundle.predicateType"
+# Attachment blobs up to this size are downloaded (and digest-checked) while planning; bigger ones HEADed.
+CHECK_FETCH_MAX = 64 * 1024
+_UNREADABLE = (NotFoundError, InvalidManifestError, DigestMismatchError, StoreError)
+
+
+class _Unreadable(Exception):
+    """An attachment found unreadable while planning (internal: becomes a refusal or a skip)."""
 
 
 def parse_only(values: list[str] | None, sig_only: bool = False) -> frozenset[str] | None:
@@ -80,6 +101,8 @@ class CopyPlan:
     steps: list[_BlobStep | _ManifestStep] = field(default_factory=list)
     attached: list[str] = field(default_factory=list)  # human labels of attached artifacts copied
     present_blobs: int = 0  # blobs under manifests found already at the destination (not visited)
+    skipped: list[str] = field(default_factory=list)  # unreadable attachments left out (skip_unreadable)
+    counts: dict[str, int] = field(default_factory=dict)  # signatures / attestations / sboms that travel
 
     @property
     def total_bytes(self) -> int:
@@ -99,14 +122,19 @@ class CopyResult:
     blobs_skipped: int = 0
     bytes_copied: int = 0
     attached: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 class _Planner:
     def __init__(self, src: Store, dst: Store, src_attach: Store, dst_attach: Store,
-                 only: frozenset[str] | None, force: bool) -> None:
+                 only: frozenset[str] | None, force: bool, skip_unreadable: bool = False) -> None:
         self.src, self.dst, self.src_attach, self.dst_attach = src, dst, src_attach, dst_attach
         self.only = only
         self.force = force
+        self.skip_unreadable = skip_unreadable
+        self.skipped: list[str] = []
+        self.counts = {"signatures": 0, "attestations": 0, "sboms": 0}
         self.steps: list[_BlobStep | _ManifestStep] = []
         self.attached: list[str] = []
         self.present_blobs = 0
@@ -117,13 +145,16 @@ class _Planner:
         self._tags_listed = False
 
     def content(self, m: Manifest, source: Store, dest: Store, tag: str | None,
-                entities: list[str] | None = None) -> None:
+                entities: list[str] | None = None, check: str | None = None) -> None:
         """Steps for ``m`` and what it references (children first), then ``m`` itself — unless the
-        destination already has ``m`` (by ``tag``, or by digest for untagged attached manifests)."""
+        destination already has ``m`` (by ``tag``, or by digest for untagged attached manifests).
+        ``check``: an attachment (named so), whose blobs must be readable before it is planned."""
         if self._present(m, dest, tag, by_digest=entities is not None and tag is None
                          and m.subject is not None):
             self._present_entities(m, source, dest, entities)
             return
+        if check:
+            self._check_readable(m, source, check)
         if entities is not None:
             entities.append(m.digest)
         if m.is_index:
@@ -200,8 +231,34 @@ class _Planner:
             return None
         try:
             return self.src_attach.get_manifest(tag)
-        except NotFoundError:
+        except NotFoundError as e:
+            if tags is not None:  # listed, yet its manifest is gone
+                raise _Unreadable(f"{self.src_attach.reference(tag)}: {e}")
             return None  # most entities have no .att/.sbom: absence is normal (cosign ignores 404s)
+        except (InvalidManifestError, DigestMismatchError) as e:
+            raise _Unreadable(f"{self.src_attach.reference(tag)}: {e}")
+
+    def _check_readable(self, m: Manifest, source: Store, label: str) -> None:
+        """Every blob of an attachment is there (small ones fetched and digest-checked), else
+        ``_Unreadable`` naming it by ``label``."""
+        try:
+            if m.is_index:
+                for d in m.manifests:
+                    self._check_readable(source.get_manifest(d.digest), source, label)
+                return
+            for d in m.children():
+                if d.size <= CHECK_FETCH_MAX:
+                    source.get_blob(d)
+                elif not source.has_blob(d.digest):
+                    raise NotFoundError(f"blob {d.digest} is missing")
+        except _UNREADABLE as e:
+            raise _Unreadable(f"{label}: {e}")
+
+    def _unreadable(self, e: _Unreadable) -> None:
+        if not self.skip_unreadable:
+            raise StoreError(f"cannot copy {e} (nothing was copied; --skip-unreadable copies the rest "
+                             "without it)")
+        self.skipped.append(str(e))
 
     def _referrers(self, digest: str, entities: int) -> list[Descriptor]:
         if self.src_attach.referrers_only_in_fallback_tag:
@@ -219,22 +276,42 @@ class _Planner:
         suffixes = tuple(s for s in LEGACY_SUFFIXES if self.only is None or s in self.only)
         for suffix in suffixes:
             tag = attached_tag(digest, suffix)
-            m = self._legacy(tag, entities)
-            if m is None:
+            found: list[str] = []
+            try:
+                m = self._legacy(tag, entities)
+                if m is None:
+                    continue
+                self.content(m, self.src_attach, self.dst_attach, tag, found,
+                             check=str(self.src_attach.reference(tag)))
+            except _Unreadable as e:
+                self._unreadable(e)
                 continue
             self.attached.append(f"{tag} ({m.digest})")
-            found: list[str] = []
-            self.content(m, self.src_attach, self.dst_attach, tag, found)
+            kind = {"sig": "signatures", "att": "attestations", "sbom": "sboms"}[suffix]
+            self.counts[kind] += len(m.layers) if suffix != "sbom" else 1
             for d in found:
                 self.attachments(d)
         if self.only is not None:
             return  # cosign's --only names legacy kinds; referrers are not among them
         for desc in sorted(self._referrers(digest, entities), key=lambda d: d.digest):
-            m = self.src_attach.get_manifest(desc.digest)
-            label = (desc.annotations or {}).get("dev.sigstore.bundle.predicateType") or desc.artifact_type
-            self.attached.append(f"referrer {m.digest}" + (f" ({label})" if label else ""))
             found = []
-            self.content(m, self.src_attach, self.dst_attach, None, found)
+            label = f"referrer {self.src_attach.reference(desc.digest)}"
+            try:
+                try:
+                    m = self.src_attach.get_manifest(desc.digest)
+                except _UNREADABLE as e:
+                    raise _Unreadable(f"{label}: {e}")
+                self.content(m, self.src_attach, self.dst_attach, None, found, check=label)
+            except _Unreadable as e:
+                self._unreadable(e)
+                continue
+            predicate = (desc.annotations or {}).get(PREDICATE_ANNOTATION)
+            shown = predicate or desc.artifact_type
+            self.attached.append(f"referrer {m.digest}" + (f" ({shown})" if shown else ""))
+            if predicate == SIGN_PREDICATE:
+                self.counts["signatures"] += 1
+            elif predicate:
+                self.counts["attestations"] += 1
             for d in found:
                 self.attachments(d)
 
@@ -261,19 +338,21 @@ def plan_copy(
     only: frozenset[str] | None = None,
     force: bool = False,
     platform: str | None = None,
+    skip_unreadable: bool = False,
 ) -> CopyPlan:
     """Decide the whole copy without writing. ``only`` restricts to legacy kinds (cosign ``--only``):
     the image content is still copied (by digest) but the destination tag is left alone."""
     root = src.get_manifest(src_identifier)
     if platform and root.is_index:
         root = select_platform(src, root, platform)
-    planner = _Planner(src, dst, src_attach or src, dst_attach or dst, only, force)
+    planner = _Planner(src, dst, src_attach or src, dst_attach or dst, only, force, skip_unreadable)
     entities: list[str] = []
     tag = dst_tag if only is None else None
     planner.content(root, src, dst, tag, entities)
     for d in entities:
         planner.attachments(d, len(entities))
-    return CopyPlan(src, dst, root, tag, planner.steps, planner.attached, planner.present_blobs)
+    return CopyPlan(src, dst, root, tag, planner.steps, planner.attached, planner.present_blobs,
+                    planner.skipped, planner.counts)
 
 
 def execute(plan: CopyPlan, progress: ProgressFn | None = None, *,
@@ -281,7 +360,8 @@ def execute(plan: CopyPlan, progress: ProgressFn | None = None, *,
     """Run the steps: blobs ``concurrency`` at a time, each manifest once every blob planned before
     it has landed (planning put every blob before the manifest that needs it). The first failure, in
     plan order, is raised after the blobs already in flight finished; nothing queued starts."""
-    result = CopyResult(plan.root.digest, plan.dst.reference(plan.root.digest), attached=list(plan.attached))
+    result = CopyResult(plan.root.digest, plan.dst.reference(plan.root.digest), attached=list(plan.attached),
+                        skipped=list(plan.skipped), counts=dict(plan.counts))
     result.blobs_skipped = plan.present_blobs
     report = _locked(progress)
     pushed: set[tuple[int, str]] = set()

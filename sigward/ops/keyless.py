@@ -23,15 +23,17 @@ if TYPE_CHECKING:
 
 
 def load_trust(trusted_root: str | None = None, signing_config: str | None = None, *,
-               staging: bool = False, offline: bool = False) -> tuple[TrustedRoot, SigningConfig | None]:
-    """The trusted root (``--trusted-root`` or public good) and the signing config, if any is known."""
+               staging: bool = False, offline: bool = False,
+               tuf_mirror: str | None = None) -> tuple[TrustedRoot, SigningConfig | None]:
+    """The trusted root (``--trusted-root``, else the TUF mirror ``sigward initialize`` set up, else public
+    good) and the signing config, if any is known."""
     from sigward.sigstore import trust
 
     if trusted_root:
         root = trust.load_trusted_root(trusted_root)
         cfg = trust.load_signing_config(signing_config) if signing_config else None
         return root, cfg
-    root, cfg = trust.public_good(offline=offline, staging=staging)
+    root, cfg = trust.public_good(offline=offline, staging=staging, mirror=tuf_mirror)
     if signing_config:
         cfg = trust.load_signing_config(signing_config)
     return root, cfg
@@ -52,6 +54,7 @@ class KeylessOptions:
     # Shown PUBLIC_GOOD_NOTICE and a y/N question before a key's signature goes to a public log;
     # None: no question.
     confirm: Callable[[str], bool] | None = None
+    tuf_mirror: str | None = None  # the TUF repository `sigward initialize --mirror` set up
 
 
 PUBLIC_GOOD_NOTICE = (
@@ -78,7 +81,8 @@ def _services(opts: KeylessOptions) -> Services:
         root = load_trust(opts.trusted_root)[0] if opts.trusted_root else None
         rekor = (opts.rekor_url or "https://rekor.sigstore.dev", opts.rekor_version or 1)
         return root, opts.fulcio_url or "https://fulcio.sigstore.dev", rekor, list(opts.timestamp_urls)
-    root, cfg = load_trust(opts.trusted_root, opts.signing_config, staging=opts.staging)
+    root, cfg = load_trust(opts.trusted_root, opts.signing_config, staging=opts.staging,
+                           tuf_mirror=opts.tuf_mirror)
     if cfg is None:
         raise UsageError("a private instance's trusted_root needs a signing_config (or fulcio_url and "
                          "rekor_url) to know where to sign")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sigward import safejson
 from sigward.errors import NotFoundError, SigwardError, StoreError, UsageError
 from sigward.oci import mediatypes as mt
 from sigward.oci.store import Store
@@ -42,7 +43,7 @@ def download_signatures(store: Store, identifier: str, attach_store: Store | Non
     bundles = find_bundles(src, digest)
     if bundles:
         for b in bundles:
-            yield json.dumps(json.loads(b.data), separators=(",", ":")).encode()
+            yield json.dumps(safejson.loads(b.data), separators=(",", ":")).encode()
         return
     try:
         sig_manifest = src.get_manifest(attached_tag(digest, "sig"))
@@ -66,7 +67,7 @@ def _json_annotation(value: str | None, name: str) -> Any:
     if not value:
         return None
     try:
-        return json.loads(value)
+        return safejson.loads(value)
     except ValueError:
         raise SigwardError(f"the {name} annotation of a signature layer is not valid JSON")
 
@@ -136,10 +137,27 @@ def _attach_bundle(dest: Store, subject: Any, data: bytes, push_referrer: Any) -
 # --- clean -----------------------------------------------------------------------------------------
 
 
+def bundle_referrers(store: Store, identifier: str, attach_store: Store | None = None) -> list[str]:
+    """Digests of the Sigstore bundle referrers of an image (what ``clean --type referrer`` removes)."""
+    from sigward.formats import referrer
+
+    src = attach_store or store
+    digest = store.resolve(identifier).digest
+    out = []
+    for desc in src.referrers(digest):
+        try:
+            m = src.get_manifest(desc.digest)
+        except NotFoundError:
+            continue
+        cfg = m.json.get("config") or {}
+        if referrer.is_bundle_referrer(m) or cfg.get("artifactType") == mt.SIGSTORE_BUNDLE_V03:
+            out.append(desc.digest)
+    return out
+
+
 def clean(store: Store, identifier: str, clean_type: str = "all",
           attach_store: Store | None = None) -> list[str]:
     """Delete attached signatures/attestations/SBOMs/bundle referrers; returns what was removed."""
-    from sigward.formats import referrer
     from sigward.ops.attached import attached_tag
 
     if clean_type not in CLEAN_TYPES:
@@ -158,19 +176,12 @@ def clean(store: Store, identifier: str, clean_type: str = "all",
             continue
         removed.append(tag)
     if clean_type in ("referrer", "all"):
-        for desc in src.referrers(digest):
+        for dig in bundle_referrers(store, digest, attach_store):
             try:
-                m = src.get_manifest(desc.digest)
-            except NotFoundError:
-                continue
-            cfg = m.json.get("config") or {}
-            if not (referrer.is_bundle_referrer(m) or cfg.get("artifactType") == mt.SIGSTORE_BUNDLE_V03):
-                continue
-            try:
-                src.delete(desc.digest)
+                src.delete(dig)
             except NotFoundError:
                 continue
             except StoreError as e:
-                raise StoreError(f"cannot delete referrer {desc.digest}: {e}")
-            removed.append(desc.digest)
+                raise StoreError(f"cannot delete referrer {dig}: {e}")
+            removed.append(dig)
     return removed

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sigward.errors import SigwardError
 from sigward.oci import mediatypes as mt
 from sigward.oci.layout import KIND, KIND_ATTS, KIND_IMAGE, KIND_INDEX, KIND_SIGS, REF_NAME, LayoutStore
+from sigward.oci.reference import ONLY_IMAGE
 from sigward.oci.store import ProgressFn, Store
 from sigward.ops.attached import attached_tag
 from sigward.ops.copy import copy
@@ -52,12 +53,8 @@ def local_image_identifier(layout: Store) -> str:
         return images[0].digest
     if len(images) > 1:
         raise SigwardError(f"{layout.name} holds more than one saved image")
-    # Tags like sha256-<hex>.sig name attached artifacts, not the image.
-    tagged = {e.digest for e in entries
-              if not (e.annotations or {}).get(REF_NAME, "sha256-").startswith("sha256-")}
-    if len(tagged) == 1:
-        return tagged.pop()
-    raise SigwardError(f"{layout.name}: cannot tell which image to use (save it with `sigward save`)")
+    # Not written by save: the layout's only image, attachments aside (as reading `oci:PATH` does).
+    return layout.resolve(ONLY_IMAGE).digest
 
 
 def load(directory: str, dst: Store, dst_tag: str | None, *, dst_attach: Store | None = None,

@@ -36,6 +36,8 @@ class SignOptions:
     created: str | None = None
     # --record-creation-timestamp: the legacy signatures image config gets ``created`` (now, or ``created``).
     record_creation_timestamp: bool = False
+    # Legacy format: sign these bytes instead of the generated simple-signing payload (``sign --payload``).
+    payload: bytes | None = None
 
     def legacy_created(self) -> str | None:
         return (self.created or now_rfc3339()) if self.record_creation_timestamp else None
@@ -47,6 +49,9 @@ class SignResult:
     signature_ref: str  # where the signature went (tag or referrer digest), for messages
     bundle: bytes | None = None  # new format: the Sigstore bundle bytes
     pushed: bool = True
+    # Legacy format: what was signed and the raw signature (``sign --output-payload/--output-signature``).
+    payload: bytes | None = None
+    signature: bytes | None = None
 
 
 def as_material(signer: Signer | SigningMaterial) -> SigningMaterial:
@@ -132,18 +137,20 @@ def _sign_legacy(
     from sigward.formats import legacy, simplesigning
     from sigward.ops.attached import attached_tag
 
-    payload = simplesigning.payload(docker_reference, subject.digest, opts.annotations or None)
+    payload = opts.payload if opts.payload is not None else simplesigning.payload(
+        docker_reference, subject.digest, opts.annotations or None)
     sig, extra = material.legacy_signature(payload)
     layer = legacy.signature_layer(payload, base64.b64encode(sig).decode(), **extra)
     tag = attached_tag(subject.digest, "sig")
     existing, existing_config = read_legacy_image(dest, tag)
     if existing is not None and _is_duplicate(dest, existing, layer, payload, material):
-        return SignResult(subject.digest, str(dest.reference(tag)), pushed=False)
+        return SignResult(subject.digest, str(dest.reference(tag)), pushed=False, payload=payload,
+                          signature=sig)
     if not opts.upload:
-        return SignResult(subject.digest, "", pushed=False)
+        return SignResult(subject.digest, "", pushed=False, payload=payload, signature=sig)
     push_legacy_layer(dest, tag, existing, existing_config, layer, payload, opts.docker_media_types,
                       opts.legacy_created())
-    return SignResult(subject.digest, str(dest.reference(tag)))
+    return SignResult(subject.digest, str(dest.reference(tag)), payload=payload, signature=sig)
 
 
 def read_legacy_image(dest: Store, tag: str) -> tuple[Manifest | None, bytes | None]:
@@ -162,17 +169,61 @@ def read_legacy_image(dest: Store, tag: str) -> tuple[Manifest | None, bytes | N
 def push_legacy_layer(
     dest: Store, tag: str, existing: Manifest | None, existing_config: bytes | None,
     layer: Descriptor, payload: bytes, docker_media_types: bool, created: str | None = None,
+    reread: Callable[[], tuple[Manifest | None, bytes | None]] | None = None,
 ) -> None:
-    """Append ``layer`` to the legacy image at ``tag``: payload and config blobs, then the manifest."""
-    from sigward.formats import legacy
+    """Append ``layer`` to the legacy image at ``tag``: payload and config blobs, then the manifest.
 
-    manifest, config = legacy.append(existing, existing_config, layer, docker_media_types=docker_media_types,
-                                     created=created)
+    ``existing``/``existing_config`` is the image as the caller read it. After the write the tag is read
+    back (``reread``, default ``read_legacy_image``) until the layer is seen to hold, and the append is
+    redone on what is there when a concurrent signer replaced it (``oci/optimistic.py``): N concurrent
+    signers leave N signatures.
+    """
+    from sigward.formats import legacy
+    from sigward.oci.optimistic import merge_until_visible
+
     dest.put_blob(layer, payload)
-    cfg = manifest.config
-    assert cfg is not None
-    dest.put_blob(cfg, config)
-    dest.put_manifest(manifest, tag)
+    first: list[tuple[Manifest | None, bytes | None]] = [(existing, existing_config)]
+
+    seen: dict[tuple[str, str], Descriptor] = {}  # layers seen while we work: restored if overwritten
+
+    def read() -> tuple[Manifest | None, bytes | None]:
+        state = first.pop() if first else (reread() if reread is not None else read_legacy_image(dest, tag))
+        for d in state[0].layers if state[0] is not None else []:
+            seen.setdefault(_layer_key(d), d)
+        return state
+
+    def has(state: tuple[Manifest | None, bytes | None]) -> bool:
+        m = state[0]
+        return m is not None and any(d.digest == layer.digest and d.annotations == layer.annotations
+                                     for d in m.layers)
+
+    def write(state: tuple[Manifest | None, bytes | None]) -> bool:
+        manifest, config = state
+        have = {_layer_key(d) for d in manifest.layers} if manifest is not None else set()
+        for key, d in seen.items():
+            if key not in have and key != _layer_key(layer):
+                manifest, config = legacy.append(manifest, config, d, docker_media_types=docker_media_types)
+        manifest, config = legacy.append(manifest, config, layer, docker_media_types=docker_media_types,
+                                         created=created)
+        cfg = manifest.config
+        assert cfg is not None
+        dest.put_blob(cfg, config)
+        dest.put_manifest(manifest, tag)
+        return True
+
+    def fingerprint(state: tuple[Manifest | None, bytes | None]) -> object:
+        return state[0].digest if state[0] is not None else None
+
+    if not merge_until_visible(read, has, write, f"signature image {dest.reference(tag)}",
+                               fingerprint=fingerprint):
+        # Already there (attach appends duplicates, as cosign): write once without waiting for it to hold.
+        write((existing, existing_config))
+
+
+def _layer_key(d: Descriptor) -> tuple[str, str]:
+    import json
+
+    return d.digest, json.dumps(d.annotations or {}, sort_keys=True)
 
 
 def _is_duplicate(dest: Store, existing: Manifest, layer: Descriptor, payload: bytes,

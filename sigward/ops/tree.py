@@ -61,7 +61,7 @@ def render_tree(ref_text: str, sections: list[Section]) -> str:
     if not sections:
         lines.append(
             f"No Supply Chain Security Related Artifacts found for image {ref_text},\n"
-            " start creating one with simply running$ cosign sign <img>"
+            " start creating one with simply running$ sigward sign <img>"
         )
     for s in sections:
         lines.append(f"└── {s.heading}")

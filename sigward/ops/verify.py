@@ -17,7 +17,7 @@ yes — ``image build``'s base) stops at the first signature that passes every c
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -28,6 +28,7 @@ from sigward.errors import (
     NoSignaturesError,
     NotFoundError,
     SigwardError,
+    StoreError,
     VerificationError,
 )
 from sigward.oci import mediatypes as mt
@@ -102,10 +103,34 @@ def verify_image(
     if not result.passed:
         errors = result.errors()
         if fmt == "bundle":
-            raise VerificationError("no matching signatures: " + "; ".join(f"{w}: {e}" if w else e
-                                                                        for w, e in errors))
-        raise NoMatchingSignaturesError("no matching signatures: " + "; ".join(e for _w, e in errors))
+            # Exit 1 (a plain VerificationError), not 12: cosign v3's bundle path has no dedicated code.
+            raise VerificationError(f"no matching signatures among {_count(len(errors), 'Sigstore bundle')}: "
+                                    + summarise_failures(errors))
+        raise NoMatchingSignaturesError("no matching signatures: " + summarise_failures(
+            [(None, e) for _w, e in errors]))
     return VerifyResult(subject.digest, result.signatures, fmt, result)
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n} {what}" + ("" if n == 1 else "s")
+
+
+def summarise_failures(errors: Sequence[tuple[str | None, str]]) -> str:
+    """Each distinct reason once, in first-seen order, with how many signatures failed that way.
+
+    An image signed seven times with the same key fails seven times for the same reason; repeating it
+    seven times on one line hides the one thing the user needs to read.
+    """
+    order: dict[str, list[str | None]] = {}
+    for where, reason in errors:
+        order.setdefault(reason, []).append(where)
+    parts = []
+    for reason, wheres in order.items():
+        if len(wheres) == 1:
+            parts.append(f"{wheres[0]}: {reason}" if wheres[0] else reason)
+        else:
+            parts.append(f"{reason} ({len(wheres)} signatures)")
+    return "; ".join(parts)
 
 
 # --- discovery -------------------------------------------------------------------------------------
@@ -145,17 +170,25 @@ def discover(src: Store, digest: str, kind: Literal["sig", "att"], *,
 def find_bundles(src: Store, digest: str) -> list[BundleCandidate]:
     """Every Sigstore bundle attached as a referrer of ``digest`` (never filtered by artifactType); a
     bundle that cannot be read raises (it is not silently dropped)."""
-    return list(iter_bundles(src, digest))
+    out = list(iter_bundles(src, digest))
+    for c in out:
+        if c.error is not None:
+            raise StoreError(c.error)
+    return out
 
 
 def iter_bundles(src: Store, digest: str) -> Iterator[BundleCandidate]:
-    """The bundles of ``digest``'s referrers, in referrer order, fetched a few at a time ahead; a bundle
-    that cannot be fetched raises. Non-bundle referrers are skipped."""
+    """The bundles of ``digest``'s referrers, in referrer order, fetched a few at a time ahead. A bundle
+    that cannot be read comes as a candidate that fails with why (cosign skips it: the others still
+    count, and the verify fails, naming it, only if nothing else verifies). Non-bundle referrers are
+    skipped."""
+    from sigward.sigstore.pipeline import BundleCandidate
+
     descs = [d for d in src.referrers(digest) if not mt.is_index(d.media_type)]
     for got in fetch_ahead(lambda d: _fetch_bundle(src, d), descs):
         if isinstance(got, SigwardError):
-            raise got  # a bundle that cannot be read is an error, not a failed signature
-        if got is not None:
+            yield BundleCandidate(b"", "", error=f"unreadable bundle skipped ({got})")
+        elif got is not None:
             yield got
 
 
@@ -169,7 +202,10 @@ def _fetch_bundle(src: Store, desc: Descriptor) -> BundleCandidate | None:
         return None  # listed but gone, or not a manifest: it cannot hold a signature
     if not referrer.is_bundle_referrer(m):
         return None
-    return BundleCandidate(src.get_blob(m.layers[0]), m.digest)
+    try:
+        return BundleCandidate(src.get_blob(m.layers[0]), m.digest)
+    except SigwardError as e:
+        raise StoreError(f"referrer {m.digest}: {e}") from None
 
 
 def legacy_candidates(src: Store, digest: str, kind: Literal["sig", "att"]) -> Iterator[LegacyCandidate]:

@@ -70,6 +70,9 @@ class BundleCandidate:
     data: bytes
     where: str = ""
     format: Format = field(default="bundle", init=False)
+    # Why it could not be read (blob missing, bytes not matching their digest): checking it fails with
+    # this, so the other candidates still count (cosign skips an unreadable bundle).
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -330,6 +333,8 @@ def _check_bundle(c: BundleCandidate, authority: KeyAuthority | KeylessAuthority
     from sigward.formats import bundle as bundle_fmt
     from sigward.sigstore.verify import verify_bundle
 
+    if c.error is not None:
+        raise VerificationError(c.error)
     b = bundle_fmt.parse_bundle(c.data)
     env = _bundle_envelope(b, expect)
     artifact = target.artifact if b.message_signature is not None else None

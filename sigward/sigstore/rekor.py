@@ -8,9 +8,9 @@ whatever the log version. Entries are built as real Rekor expects them: ``hashed
 from __future__ import annotations
 
 import base64
-import json
 from typing import TYPE_CHECKING, Any
 
+from sigward import safejson
 from sigward.errors import SigwardError
 from sigward.formats.bundle import TlogEntry, parse_tlog_entry
 
@@ -107,7 +107,7 @@ def _from_v1(obj: Any, url: str) -> TlogEntry:
     try:
         (entry,) = obj.values()
         body = base64.b64decode(entry["body"])
-        kind = json.loads(body)
+        kind = safejson.loads(body)
         verification = entry.get("verification") or {}
         proof = verification.get("inclusionProof")
         pb: dict[str, Any] = {

@@ -105,11 +105,12 @@ class TrustedRoot:
 
 def _load_public_key(raw: bytes, where: str) -> Any:
     """A DER key, SPKI or (for the PKCS1_* key details) PKCS#1 RSA: ``cryptography`` reads both."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     try:
         return serialization.load_der_public_key(raw)
-    except ValueError as e:
+    except (ValueError, UnsupportedAlgorithm) as e:
         raise FormatError(f"{where}: the public key cannot be parsed ({e})")
 
 
@@ -287,17 +288,31 @@ def load_signing_config(path: str | Path) -> SigningConfig:
 # --- the public-good instance ----------------------------------------------------------------------
 
 
-def public_good(offline: bool = False, staging: bool = False) -> tuple[TrustedRoot, SigningConfig]:
+def public_good(offline: bool = False, staging: bool = False,
+                mirror: str | None = None) -> tuple[TrustedRoot, SigningConfig]:
     """The public-good (or staging) trust root and signing config, through sigstore-python's TUF client.
 
     Offline (or when TUF cannot be reached) sigstore-python falls back to its cached or embedded copy.
+    ``mirror``: a TUF repository set up with ``sigward initialize --mirror`` (its cached metadata is
+    refreshed, or used as cached when offline), instead of the public-good one.
     """
+    if mirror:
+        from sigward.sigstore.tufmirror import load_mirror
+
+        root_json, signing_json = load_mirror(mirror, offline=offline)
+        return (parse_trusted_root(root_json, f"trusted root from TUF mirror {mirror}"),
+                parse_signing_config(signing_json, f"signing config from TUF mirror {mirror}"))
     from sigward.errors import SigwardError
 
     try:
         from sigstore.models import ClientTrustConfig
     except ImportError:  # pragma: no cover - a dependency
         raise SigwardError("the public-good trust root needs sigstore-python (pip install sigstore)")
+    import logging
+
+    # sigstore-python warns "TUF repository is loaded in offline mode" on every offline load (and on the
+    # fallback below); cosign says nothing there, and a key-only command should not print TUF noise.
+    logging.getLogger("sigstore._internal.tuf").setLevel(logging.ERROR)
     try:
         cfg = ClientTrustConfig.staging(offline=offline) if staging else ClientTrustConfig.production(
             offline=offline)

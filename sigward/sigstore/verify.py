@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from sigward import safejson
 from sigward.errors import VerificationError
 from sigward.formats.bundle import HASHLIB_NAMES, PROTO_HASH_NAMES, Bundle, TlogEntry
 from sigward.sigstore.certs import CertIdentity
@@ -227,7 +227,7 @@ def _envelope_signature(env: Any, verifier: Any, with_key: bool) -> bytes:
 def _check_envelope_hash(body: bytes, data: bytes) -> None:
     """A ``dsse`` entry records sha256 of the envelope bytes: they must be the bytes we hold."""
     try:
-        entry = json.loads(body)
+        entry = safejson.loads(body)
     except ValueError:
         return
     if entry.get("kind") != "dsse":
@@ -397,7 +397,7 @@ def check_entry_body(entry_kind: str | None, entry_version: str | None, canonica
                      content: SignedContent, material: tuple[bytes, ...]) -> None:
     """The log entry must record this very signature, by this signer, over this artifact."""
     try:
-        body = json.loads(canonical_body)
+        body = safejson.loads(canonical_body)
         spec = body["spec"]
     except (ValueError, KeyError, TypeError):
         raise VerificationError("transparency log entry: the body is not a Rekor entry")

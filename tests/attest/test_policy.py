@@ -1,4 +1,4 @@
-"""verify-attestation --policy: Rego allow / deny / syntax error / missing file / CUE, kept apart."""
+"""verify-attestation --policy: Rego allow / deny / syntax error / missing file / CUE error, kept apart."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.attest.helpers import ATTEST, NOTLOG
+from tests.fixtures.gotools import go_tool
 
 pytest.importorskip("regopy")
 
@@ -95,13 +96,13 @@ def test_policy_errors_are_distinct(run: Callable[..., Any], keys: Any, attested
     missing = run(*verify, str(tmp_path / "nope.rego"), img)
     denied = run("verify-attestation", "--key", keys.pub, NOTLOG, "--policy",
                  _policy(tmp_path, "deny.rego", "package signature\nallow := false\n"), img)
-    cue = run(*verify, _policy(tmp_path, "p.cue", "a: 1"), img)
+    cue = run(*verify, _policy(tmp_path, "p.cue", "a: {{"), img, env={"SIGWARD_CUE": str(go_tool("cue"))})
     other = run(*verify, _policy(tmp_path, "p.txt", "x"), img)
     assert syntax.code == missing.code == denied.code == cue.code == other.code == 1
     assert "has a syntax error" in syntax.err and "bad.rego:2" in syntax.err
     assert "policy file not found" in missing.err
     assert "validation errors occurred" in denied.err and "expression value, false, is not true" in denied.err
-    assert "CUE is not supported, use Rego" in cue.err
+    assert "CUE policy" in cue.err and "does not compile" in cue.err
     assert "invalid policy format, expected .cue or .rego" in other.err
     # rego-cpp prints parse errors on fd 1; none of it reaches our stdout.
     assert syntax.out == missing.out == denied.out == ""

@@ -50,7 +50,8 @@ def _modules_after(argv: list[str]) -> tuple[int, list[str]]:
 def test_version_imports_no_other_command_module() -> None:
     rc, mods = _modules_after(["version"])
     assert rc == 0
-    assert mods == ["sigward.cli.flags", "sigward.cli.main", "sigward.cli.misc"]
+    # globalflags: cosign's -t/-d/--output-file, taken out of argv before dispatch (not a command module).
+    assert mods == ["sigward.cli.flags", "sigward.cli.globalflags", "sigward.cli.main", "sigward.cli.misc"]
 
 
 def test_command_help_imports_only_that_command() -> None:

@@ -63,7 +63,8 @@ def _minimal(**over: Any) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "mediaType": bundle.MEDIA_TYPE_V03,
         "verificationMaterial": {"publicKey": {"hint": "h"}},
-        "messageSignature": {"signature": "c2ln"},
+        "messageSignature": {"messageDigest": {"algorithm": "SHA2_256", "digest": "ZA=="},
+                             "signature": "c2ln"},
     }
     obj.update(over)
     return {k: v for k, v in obj.items() if v is not None}
@@ -87,7 +88,8 @@ def test_chain_material_and_proto_field_names() -> None:
         "media_type": bundle.MEDIA_TYPE_V02,
         "verification_material": {"x509_certificate_chain": {"certificates": [
             {"raw_bytes": _b64(b"leaf")}, {"rawBytes": _b64(b"ca")}]}},
-        "message_signature": {"signature": "c2ln"},
+        "message_signature": {"message_digest": {"algorithm": "SHA2_256", "digest": "ZA=="},
+                              "signature": "c2ln"},
     }
     b = bundle.parse_bundle(json.dumps(obj).encode())
     assert b.material_kind == "x509_chain" and b.certificates == (b"leaf", b"ca")
@@ -95,7 +97,8 @@ def test_chain_material_and_proto_field_names() -> None:
 
 
 def test_url_safe_unpadded_base64_accepted() -> None:
-    obj = _minimal(messageSignature={"signature": "-_8"})
+    obj = _minimal(messageSignature={"messageDigest": {"algorithm": "SHA2_256", "digest": "ZA"},
+                                     "signature": "-_8"})
     assert bundle.parse_bundle(json.dumps(obj).encode()).signature == b"\xfb\xff"
 
 
@@ -138,3 +141,27 @@ def test_is_bundle() -> None:
     assert bundle.is_bundle(json.dumps(_minimal()).encode())
     assert not bundle.is_bundle(b'{"base64Signature":"c2ln"}')
     assert not bundle.is_bundle(b"\xff\xfe")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"mediaType": "x", "mediaType": "y"}', "sigstore bundle.mediaType: duplicate field"),
+        (json.dumps(_minimal(extra=1)).encode(), "sigstore bundle.extra: unknown field"),
+        (json.dumps(_minimal(verificationMaterial={"publicKey": {"hint": "h", "x": 1}})).encode(),
+         "sigstore bundle.verificationMaterial.publicKey.x: unknown field"),
+        (json.dumps(_minimal(messageSignature={"signature": "c2ln"})).encode(),
+         "messageSignature.messageDigest is missing"),
+        (json.dumps(_minimal(messageSignature={"signature": "c2ln", "messageDigest": None})).encode(),
+         "messageSignature.messageDigest is missing"),
+        (json.dumps(_minimal(verificationMaterial={"publicKey": {"hint": {}}})).encode(),
+         "publicKey.hint must be a string, got an object"),
+        (json.dumps({**_minimal(), "media_type": bundle.MEDIA_TYPE_V03}).encode(),
+         "sigstore bundle.mediaType: given twice (as mediaType and media_type)"),
+    ],
+)
+def test_strict_like_protojson(raw: bytes, message: str) -> None:
+    """sigstore-go (protojson) refuses duplicate, unknown and missing required fields; so do we, by path."""
+    with pytest.raises(FormatError) as e:
+        bundle.parse_bundle(raw)
+    assert message in str(e.value)

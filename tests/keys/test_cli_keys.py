@@ -121,12 +121,11 @@ def test_public_key_outfile_and_unsupported_sources(tmp_path: pathlib.Path) -> N
     r = run(tmp_path, "generate-key-pair", "--kms", "awskms://alias/k", password="")
     assert r.returncode == 1 and b"kms specification should be in the format" in r.stderr
     assert r.stderr.count(b"\n") == 1
-    r = run(tmp_path, "generate-key-pair", "--kms", "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k",
-            password="")
+    r = run(tmp_path, "generate-key-pair", "--kms", "azurekms://v.vault.azure.net/k", password="")
     assert r.returncode == 1 and b"not supported yet" in r.stderr and r.stderr.count(b"\n") == 1
-    r = run(tmp_path, "public-key", "--key", "gcpkms://projects/p", password="")
+    r = run(tmp_path, "public-key", "--key", "azurekms://v.vault.azure.net/k", password="")
     assert r.returncode == 1
-    assert r.stderr == b"Error: gcpkms key references are not supported yet: gcpkms://projects/p\n"
+    assert r.stderr == b"Error: azurekms key references are not supported yet: azurekms://v.vault.azure.net/k\n"
 
 
 # ---- interactive: a real pseudo-terminal on stdin ---------------------------------------------------

@@ -182,7 +182,8 @@ def test_load_verifier_from_encrypted_key_needs_password() -> None:
     ("awskms://alias/x", "awskms://alias/x: kms specification should be in the format awskms://[ENDPOINT]"),
     ("hashivault://a/b", "hashivault://a/b: kms specification should be in the format hashivault://<key>"),
     ("pkcs11:token=x?module-path=/m", "pkcs11:token=x?module-path=/m: invalid uri: one of object and id"),
-    ("gcpkms://projects/p", "gcpkms key references are not supported yet: gcpkms://projects/p"),
+    ("gcpkms://projects/p", "gcpkms://projects/p: kms specification should be in the format gcpkms://"),
+    ("azurekms://v/k", "azurekms key references are not supported yet: azurekms://v/k"),
     ("env://SIGWARD_SURELY_UNSET", "environment variable SIGWARD_SURELY_UNSET is not set or empty"),
     ("/nonexistent/cosign.pub", "reading key /nonexistent/cosign.pub: no such file"),
 ])

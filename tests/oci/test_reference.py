@@ -102,10 +102,10 @@ def test_invalid(text: str, fragment: str | None) -> None:
 @pytest.mark.parametrize(
     ("text", "path", "tag", "digest"),
     [
-        ("oci:./layout", "./layout", "latest", None),
+        ("oci:./layout", "./layout", None, None),  # no implicit latest: the only image (skopeo)
         ("oci:/tmp/x:v1", "/tmp/x", "v1", None),
         ("oci:rel/dir@" + D256, "rel/dir", None, D256),
-        ("oci:/a:b/c", "/a:b/c", "latest", None),  # a ':' inside the path is not a tag
+        ("oci:/a:b/c", "/a:b/c", None, None),  # a ':' inside the path is not a tag
     ],
 )
 def test_layout(text: str, path: str, tag: str | None, digest: str | None) -> None:

@@ -65,7 +65,7 @@ def test_copy_cli_prints_reference_and_summary(tmp_path: Path, capsys: pytest.Ca
     assert cap.out == f"oci:{tmp_path}/dst@{desc.digest}\n"
     assert cap.err.startswith(
         f"Copied oci:{tmp_path}/src:hello ({desc.digest[7:19]}) to oci:{tmp_path}/dst:hello: "
-        "3 manifests, 6 blobs (1017 B) copied, 0 already present\n"
+        "3 manifests, 6 blobs (1017 B) copied, 0 already present; 1 signature, 1 attestation\n"
     )
     assert f"  with {attached_tag(desc.digest, 'sig')}" in cap.err
     assert "  with referrer sha256:" in cap.err

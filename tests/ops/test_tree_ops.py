@@ -21,7 +21,7 @@ def test_tree_empty_prints_cosigns_hint(tmp_path: Path, capsys: pytest.CaptureFi
     assert capsys.readouterr().out == (
         f"📦 Supply Chain Security Related artifacts for an image: {ref}\n"
         f"No Supply Chain Security Related Artifacts found for image {ref},\n"
-        " start creating one with simply running$ cosign sign <img>\n"
+        " start creating one with simply running$ sigward sign <img>\n"
     )
 
 

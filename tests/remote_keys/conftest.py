@@ -9,11 +9,18 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.awskms import LocalKms
+from tests.fixtures.gcp_kms import GcpKms
 from tests.fixtures.kube_secrets import KubeSecrets
 from tests.fixtures.pki import KeyPair
 from tests.fixtures.softhsm import SoftHsm, start_softhsm
 from tests.fixtures.vault_transit import VaultTransit
 from tests.signing.conftest import keys, layout, run  # noqa: F401
+
+# google-auth must never probe the GCE metadata server (a non-loopback address) from the suite; it reads
+# these when first imported.
+os.environ.setdefault("NO_GCE_CHECK", "true")
+os.environ.setdefault("GCE_METADATA_HOST", "127.0.0.1:1")
+os.environ.setdefault("GCE_METADATA_IP", "127.0.0.1:1")
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +86,19 @@ def kube(kube_server: KubeSecrets, monkeypatch: pytest.MonkeyPatch) -> KubeSecre
     monkeypatch.setenv("KUBECONFIG", str(kube_server.kubeconfig))
     kube_server.requests.clear()
     return kube_server
+
+
+@pytest.fixture(scope="session")
+def gcp_server(tmp_path_factory: pytest.TempPathFactory, registry_ca: KeyPair) -> Iterator[GcpKms]:
+    server = GcpKms(tmp_path_factory.mktemp("gcpkms"), registry_ca)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def gcp(gcp_server: GcpKms, monkeypatch: pytest.MonkeyPatch) -> GcpKms:
+    """The Cloud KMS stand-in, with service-account credentials as a user's CI would have them."""
+    for k, v in gcp_server.env().items():
+        monkeypatch.setenv(k, v)
+    gcp_server.reset()
+    return gcp_server

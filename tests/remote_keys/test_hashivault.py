@@ -124,3 +124,21 @@ def test_cosign_interop(run: Callable[..., Any], vault: VaultTransit, registry: 
                        timeout=120)
     assert p.returncode == 0, p.stderr
     assert run("verify", "--key", uri, NOTLOG, ref_b).code == 0
+
+
+def test_image_build_verifies_its_base_with_a_vault_key(run: Callable[..., Any], vault: VaultTransit,
+                                                        tmp_path: Path) -> None:
+    from tests.build.helpers import built_ref, demo_base
+
+    vault.create_key("base-publisher")
+    uri = "hashivault://base-publisher"
+    source = tmp_path / "app"
+    source.mkdir()
+    (source / "app.py").write_text("print('hi')\n")
+    base = demo_base(run, f"oci:{tmp_path}/base:v1")
+    unsigned = run("image", "build", "--base", base, "--base-key", uri, NOTLOG, "--layer", str(source),
+                   f"oci:{tmp_path}/out")
+    assert unsigned.code != 0
+    assert run("sign", "--tlog-upload=false", "--key", uri, base).code == 0
+    built_ref(run("image", "build", "--base", base, "--base-key", uri, NOTLOG, "--layer", str(source),
+                  f"oci:{tmp_path}/out"))

@@ -19,7 +19,8 @@ def test_key_file_commands_import_no_provider(run: Callable[..., Any], keys: Any
             f"rc = main(['verify', '--key', {keys.pub!r}, '--insecure-ignore-tlog=true', {ref!r}])\n"
             "assert rc == 0, rc\n"
             "print(sorted(m for m in sys.modules\n"
-            "             if m.startswith(('sigward.keys.remote', 'boto', 'pkcs11', 'hvac', 'kubernetes'))))")
+            "             if m.startswith(('sigward.keys.remote', 'boto', 'pkcs11', 'hvac', 'kubernetes',\n"
+            "                              'google'))))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "[]"
@@ -30,6 +31,7 @@ def test_key_file_commands_import_no_provider(run: Callable[..., Any], keys: Any
     ("pkcs11:token=t;object=k?module-path=/usr/lib/x.so", "pkcs11", "pkcs11"),
     ("hashivault://k", "hvac", "vault"),
     ("k8s://ns/name", "kubernetes", "k8s"),
+    ("gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k", "google.cloud.kms_v1", "gcp"),
 ])
 def test_missing_extra_names_it(run: Callable[..., Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                 ref: str, module: str, extra: str) -> None:

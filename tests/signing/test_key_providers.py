@@ -98,8 +98,8 @@ def test_registered_provider_signs_and_verifies_through_the_cli(
 def test_unregistered_scheme_is_one_clear_error() -> None:
     from sigward.errors import KeyFileError
 
-    with pytest.raises(KeyFileError, match=r"^gcpkms key references are not supported yet: gcpkms://k$"):
-        providers.load_signer("gcpkms://k")
+    with pytest.raises(KeyFileError, match=r"^azurekms key references are not supported yet: azurekms://v/k$"):
+        providers.load_signer("azurekms://v/k")
     with pytest.raises(KeyFileError, match="azurekms key references are not supported yet"):
         providers.load_verifier("azurekms://vault.example/key")
 

@@ -13,7 +13,6 @@ than one top-level directory."""
 from __future__ import annotations
 
 import io
-import json
 import math
 import posixpath
 import re
@@ -23,6 +22,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
+from sigward import safejson
 from sigward.formats.helm.common import (
     API_V2,
     GZIP_COMMENT,
@@ -175,7 +175,7 @@ def _valid_json(data: bytes) -> bool:
         raise ValueError
 
     try:
-        json.loads(data.decode("utf-8", errors="surrogateescape"), parse_constant=reject)
+        safejson.loads(data.decode("utf-8", errors="surrogateescape"), parse_constant=reject)
     except (ValueError, RecursionError):
         return False
     return True

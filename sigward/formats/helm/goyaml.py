@@ -248,6 +248,8 @@ def load_yaml(data: bytes, where: str) -> Any:
         raise ChartError(f"{where}: not UTF-8 text")
     except (yaml.YAMLError, RecursionError) as e:
         raise _yaml_error(where, e)
+    except ValueError as e:  # a scalar PyYAML cannot convert (an integer of thousands of digits)
+        raise ChartError(f"{where}: invalid YAML: {str(e).split(';')[0]}")
 
 
 def check_values_yaml(data: bytes, where: str) -> None:
@@ -258,6 +260,8 @@ def check_values_yaml(data: bytes, where: str) -> None:
         raise ChartError(f"{where}: not UTF-8 text")
     except (yaml.YAMLError, RecursionError) as e:
         raise _yaml_error(where, e)
+    except ValueError as e:  # a scalar PyYAML cannot convert (an integer of thousands of digits)
+        raise ChartError(f"{where}: invalid YAML: {str(e).split(';')[0]}")
     for i, doc in enumerate(docs):
         if doc is not None and not isinstance(doc, dict):
             raise ChartError(f"{where}: document {i + 1} must be a mapping of values, not {kind_of(doc)}")

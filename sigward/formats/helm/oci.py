@@ -3,11 +3,10 @@ manifest Helm ≥ 3.18 pushes (Go's exact JSON bytes through ``gojson``)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from sigward import gojson
+from sigward import gojson, safejson
 from sigward.formats.helm.common import (
     ANN_AUTHORS,
     ANN_CREATED,
@@ -84,7 +83,7 @@ class ChartConfig:
 def parse_config(data: bytes, where: str) -> ChartConfig:
     """Name and version from a pulled config blob; both end up in a file name, so both are checked."""
     try:
-        obj = json.loads(data)
+        obj = safejson.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise ChartError(f"{where}: the chart config is not valid JSON")
     if not isinstance(obj, dict):

@@ -19,10 +19,12 @@ from sigward.keys.keyref import KeyRef, not_supported, parse_key_ref
 if TYPE_CHECKING:
     from sigward.keys.interfaces import KeyProvider, PasswordFn, PinPrompt, Signer, Verifier
 
-# Kinds served by a module whose name differs from the kind: files and env:// are local keys; the KMS,
-# Vault, PKCS#11 and Kubernetes providers live in sigward.keys.remote (one module per scheme), adapted here.
+# Kinds served by a module whose name differs from the kind: files and env:// are local keys; the AWS and
+# Google KMS, Vault, PKCS#11 and Kubernetes providers live in sigward.keys.remote (one module per scheme),
+# adapted here.
 _MODULES = {"file": "sigward.keys.providers.local", "env": "sigward.keys.providers.local",
-            **dict.fromkeys(("awskms", "hashivault", "pkcs11", "k8s"), "sigward.keys.providers.remote")}
+            **dict.fromkeys(("awskms", "gcpkms", "hashivault", "pkcs11", "k8s"),
+                            "sigward.keys.providers.remote")}
 _registered: dict[str, KeyProvider] = {}
 
 

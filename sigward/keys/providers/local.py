@@ -42,6 +42,7 @@ def load_private_key(ref: KeyRef, password: PasswordFn | None) -> PrivateKey:
 
 def load_public_key(ref: KeyRef, password: PasswordFn | None = None) -> PublicKey:
     """A verification key: PKIX or PKCS#1 public key PEM, a certificate, or an encrypted private key."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     from sigward.keys import encrypted
@@ -73,7 +74,7 @@ def load_public_key(ref: KeyRef, password: PasswordFn | None = None) -> PublicKe
         key_kind(pub)
     except KeyFileError as e:
         raise KeyFileError(f"{ref.text}: {e}") from None
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as e:
         raise KeyFileError(f"{ref.text}: cannot parse {block.type}: {e}") from None
     result: PublicKey = pub
     return result

@@ -14,6 +14,7 @@ from sigward.keys.keytypes import PublicKey
 # which and why.
 PROVIDERS = {
     "awskms": "sigward.keys.remote.awskms",
+    "gcpkms": "sigward.keys.remote.gcpkms",
     "hashivault": "sigward.keys.remote.hashivault",
     "pkcs11": "sigward.keys.remote.pkcs11",
     "k8s": "sigward.keys.remote.k8s",

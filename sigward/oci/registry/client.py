@@ -16,11 +16,11 @@ store open on the same host.
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from sigward import safejson
 from sigward.errors import AuthError, NotFoundError, StoreError
 from sigward.oci.registry.auth import TokenCache, basic_header
 from sigward.oci.registry.challenge import Challenge, parse_challenges
@@ -54,7 +54,7 @@ def is_loopback(host: str) -> bool:
 def error_summary(resp: httpx.Response) -> str:
     """``CODE: message`` from a registry error body, else the HTTP status line."""
     try:
-        obj = json.loads(resp.content or b"null")
+        obj = safejson.loads(resp.content or b"null")
         errs = obj.get("errors") if isinstance(obj, dict) else None
     except (ValueError, UnicodeDecodeError):
         errs = None
@@ -101,6 +101,7 @@ class RegistryClient:
         self._creds_loaded = False
         self._lease = transport.lease(host, transport.ClientOptions(
             ca_file=options.ca_file, insecure=options.allow_insecure_registry,
+            client_cert=options.client_cert, client_key=options.client_key,
             user_agent=options.user_agent))
         self.http = self._lease.client
         key = ("registry", options.allow_http_registry)

@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any
 
+from sigward import safejson
 from sigward.errors import AuthError, StoreError
 
 HUB_KEY = "https://index.docker.io/v1/"
@@ -66,7 +67,7 @@ def _load(path: str) -> dict[str, Any]:
     if not text.strip():
         return {}
     try:
-        obj = json.loads(text)
+        obj = safejson.loads(text)
     except ValueError as e:
         raise StoreError(f"docker config {path} is not valid JSON: {e}")
     if not isinstance(obj, dict):
@@ -117,7 +118,7 @@ def run_helper(helper: str, server: str) -> Credentials | None:
         msg = (out or proc.stderr.decode("utf-8", "replace")).strip().splitlines()
         raise AuthError(f"credential helper {prog} failed for {server}: {msg[0] if msg else 'no output'}")
     try:
-        obj = json.loads(out)
+        obj = safejson.loads(out)
         user, secret = obj.get("Username", ""), obj.get("Secret", "")
     except (ValueError, AttributeError):
         raise AuthError(f"credential helper {prog} returned invalid JSON for {server}")

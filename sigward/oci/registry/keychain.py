@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
 
+from sigward import safejson
 from sigward.errors import AuthError
 from sigward.oci.registry.dockerconfig import Credentials, config_path, lookup, lookup_in, normalize_host
 
@@ -105,7 +105,7 @@ class EnvKeychain:
         if not value:
             return
         try:
-            obj = json.loads(value)
+            obj = safejson.loads(value)
         except ValueError as e:
             raise AuthError(f"{variable} is not valid JSON: {e}")
         if not isinstance(obj, dict) or not all(isinstance(v, str) for v in obj.values()):
@@ -158,7 +158,7 @@ def _secret_config(data: Mapping[str, Any], label: str) -> dict[str, Any]:
                 except (binascii.Error, UnicodeDecodeError, ValueError):
                     raise AuthError(f"{label}: {key} is neither JSON nor base64 of JSON")
             try:
-                raw = json.loads(text)
+                raw = safejson.loads(text)
             except ValueError as e:
                 raise AuthError(f"{label}: {key} is not valid JSON: {e}")
         if not isinstance(raw, dict):

@@ -11,8 +11,9 @@ the OCI 1.1 tag DELETE for registries that support it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin
 
 from sigward import gojson
@@ -24,10 +25,12 @@ from sigward.oci.reference import Reference
 from sigward.oci.registry.auth import pull_scope, push_scope
 from sigward.oci.registry.client import RegistryClient
 from sigward.oci.registry.upload import BlobUploads, int_header
-from sigward.oci.store import BlobContent, ProgressFn, Store, StoreOptions
+from sigward.oci.store import MAX_SMALL_BLOB, BlobContent, ProgressFn, Store, StoreOptions
 
 if TYPE_CHECKING:
     import httpx
+
+T = TypeVar("T")
 
 # Blobs at least this big go up as one streamed PATCH (then PUT ?digest=), which a registry keeps as it
 # arrives, so a broken upload resumes where the registry stands; smaller ones as one streamed PUT.
@@ -124,7 +127,10 @@ class RegistryStore(BlobUploads, Store):
         return m, resp
 
     def get_manifest(self, identifier: str) -> Manifest:
-        return self._get_manifest_raw(identifier)[0]
+        return _refetch(lambda: self._get_manifest_raw(identifier)[0])
+
+    def get_blob(self, desc: Descriptor, max_size: int = MAX_SMALL_BLOB) -> bytes:
+        return _refetch(lambda: Store.get_blob(self, desc, max_size))
 
     def resolve(self, identifier: str) -> Descriptor:
         resp = self._req("HEAD", self._path("manifests", identifier), self._pull(),
@@ -336,13 +342,17 @@ class RegistryStore(BlobUploads, Store):
             out = [d for d in out if d.artifact_type == artifact_type]
         return out
 
-    def _read_fallback(self, subject: str) -> tuple[dict[str, Any] | None, str | None, bool]:
-        """(index JSON, ETag, exists) of the fallback tag; (None, _, True) when it is not an index."""
+    def _read_fallback(self, subject: str, strict: bool = False) -> tuple[dict[str, Any] | None, str | None,
+                                                                         bool]:
+        """(index JSON, ETag, exists) of the fallback tag; (None, _, True) when it is not an index.
+        ``strict`` (before a write) raises an unparsable answer instead, so the writer reads again."""
         try:
             m, resp = self._get_manifest_raw(fallback_tag(subject))
         except NotFoundError:
             return None, None, False
         except InvalidManifestError:
+            if strict:
+                raise
             return None, None, True
         if not m.is_index:
             return None, None, True
@@ -358,21 +368,43 @@ class RegistryStore(BlobUploads, Store):
         return out
 
     def _add_to_fallback(self, subject: str, manifest: Manifest) -> None:
+        """Record the referrer in the fallback index, read back until it holds (``oci/optimistic.py``)."""
+        from sigward.oci.optimistic import merge_until_visible
+
         desc = manifest.referrer_descriptor()
-        for _ in range(3):
-            idx, etag, exists = self._read_fallback(subject)
+        tag = fallback_tag(subject)
+        seen: dict[str, dict[str, Any]] = {}  # every entry seen while we work: restored if overwritten
+
+        def read() -> tuple[dict[str, Any] | None, str | None, bool]:
+            state = self._read_fallback(subject, strict=True)
+            for e in (state[0] or {}).get("manifests") or []:
+                if isinstance(e, dict) and isinstance(e.get("digest"), str):
+                    seen.setdefault(e["digest"], e)
+            return state
+
+        def has(state: tuple[dict[str, Any] | None, str | None, bool]) -> bool:
+            idx = state[0]
+            return idx is not None and any(isinstance(e, dict) and e.get("digest") == desc.digest
+                                           for e in idx.get("manifests") or [])
+
+        def write(state: tuple[dict[str, Any] | None, str | None, bool]) -> bool:
+            idx, etag, exists = state
             if idx is None:
                 if exists:
-                    raise StoreError(f"{self.name}:{fallback_tag(subject)} exists but is not an OCI index; "
+                    raise StoreError(f"{self.name}:{tag} exists but is not an OCI index; "
                                      "cannot record the referrer")
                 idx = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}
-            entries = list(idx.get("manifests") or [])
-            if any(isinstance(e, dict) and e.get("digest") == desc.digest for e in entries):
-                return
-            idx["manifests"] = [*entries, desc.to_json()]
-            if self._put_index(subject, idx, etag):
-                return
-        raise StoreError(f"{self.name}:{fallback_tag(subject)} keeps changing; referrer not recorded")
+            entries = [e for e in idx.get("manifests") or [] if isinstance(e, dict)]
+            have = {e.get("digest") for e in entries}
+            lost = [e for d, e in seen.items() if d not in have and d != desc.digest]
+            idx["manifests"] = [*entries, *lost, desc.to_json()]
+            return self._put_index(subject, idx, etag)
+
+        def fingerprint(state: tuple[dict[str, Any] | None, str | None, bool]) -> object:
+            return tuple(sorted(str(e.get("digest")) for e in (state[0] or {}).get("manifests") or []
+                                if isinstance(e, dict)))
+
+        merge_until_visible(read, has, write, f"referrers index {self.name}:{tag}", fingerprint=fingerprint)
 
     def _remove_from_fallback(self, subject: str, digest: str) -> None:
         for _ in range(3):
@@ -385,8 +417,24 @@ class RegistryStore(BlobUploads, Store):
                 return
             idx["manifests"] = kept
             if self._put_index(subject, idx, etag):
+                if not kept:
+                    self._delete_empty_fallback(idx)
                 return
         raise StoreError(f"{self.name}:{fallback_tag(subject)} keeps changing under us; referrer not removed")
+
+    def _delete_empty_fallback(self, idx: dict[str, Any]) -> None:
+        """Remove a fallback index that lists nothing (cosign's clean deletes the referrers index too).
+
+        Deleted by the digest of the empty index just written: if another writer has re-pointed the tag
+        at a non-empty index meanwhile, the tag is not touched (distribution deletes only the tags that
+        point at the deleted digest).
+        """
+        import hashlib
+
+        dig = "sha256:" + hashlib.sha256(gojson.marshal(idx)).hexdigest()
+        resp = self._req("DELETE", self._path("manifests", dig), self._delete())
+        if resp.status_code not in (200, 202, 204, 404):
+            raise self._fail(resp)
 
     def _put_index(self, subject: str, idx: dict[str, Any], etag: str | None) -> bool:
         """PUT the fallback index; False when ``If-Match`` lost a race (412) and the caller should retry."""
@@ -404,6 +452,27 @@ class RegistryStore(BlobUploads, Store):
         return True
 
 
+def _refetch(fetch: Callable[[], T], attempts: int = 3) -> T:
+    """A whole small download, fetched again when it broke off or came back with the wrong bytes.
+
+    The transport retries what failed before a body arrived; a body cut short or altered on the way (a
+    proxy or connection fault) only shows once it has been digested. Wrong bytes are never returned: the
+    last failure is raised.
+    """
+    for attempt in range(attempts):
+        try:
+            return fetch()
+        except (DigestMismatchError, _BrokenOff):
+            if attempt + 1 == attempts:
+                raise
+            time.sleep(0.1 * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
+class _BrokenOff(StoreError):
+    """A response body that ended before its Content-Length."""
+
+
 def _read_capped(resp: httpx.Response, cap: int, where: str) -> bytes:
     import httpx
 
@@ -414,7 +483,7 @@ def _read_capped(resp: httpx.Response, cap: int, where: str) -> bytes:
             if len(buf) > cap:
                 raise InvalidManifestError(f"{where}: larger than {cap} bytes")
     except httpx.HTTPError as e:
-        raise StoreError(f"{where}: download broke off: {e}")
+        raise _BrokenOff(f"{where}: download broke off: {e}")
     return bytes(buf)
 
 

@@ -99,14 +99,19 @@ def test_manifest_digest_mismatch_rejected(rc_registry: Any, rc_proxy: Any, repo
     with open_store(rc_registry, repo_name) as s:
         m = push_image(s, "v1")
     with open_store(rc_proxy, repo_name) as s:
-        rc_proxy.inject("corrupt", method="GET", path_regex="/manifests/")
+        # Altered on every attempt (the store fetches a small download up to 3 times): refused.
+        rc_proxy.inject("corrupt", times=3, method="GET", path_regex="/manifests/")
         with pytest.raises(DigestMismatchError):
             s.get_manifest(m.digest)
         # By tag the registry's Docker-Content-Digest is the reference.
-        rc_proxy.inject("corrupt", method="GET", path_regex="/manifests/")
+        rc_proxy.inject("corrupt", times=3, method="GET", path_regex="/manifests/")
         with pytest.raises(DigestMismatchError):
             s.get_manifest("v1")
         assert s.get_manifest("v1").data == m.data
+        # Altered once: fetched again, and the right bytes come back.
+        rc_proxy.inject("corrupt", times=1, method="GET", path_regex="/manifests/")
+        assert s.get_manifest(m.digest).data == m.data
+        assert rc_proxy.pending() == 0
 
 
 # -- blobs ---------------------------------------------------------------------------------------
