@@ -16,10 +16,10 @@ ROOT = Path(sigward.__file__).resolve().parent
 # Highest first. A package not listed is a failure: new code must be placed in a layer.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("entry points", ("sigward.cli", "sigward.api", "sigward.conformance", "sigward.__main__", "sigward",
-                      "sigward.signer.cli")),
+                      "sigward.signer.cli", "sigward.webhook")),
     # The buildpacks signer phase (sigward/signer/) is ops-level below its own cli.py.
-    ("ops", ("sigward.ops", "sigward.policy", "sigward.signer")),
-    ("formats/keys/sigstore", ("sigward.formats", "sigward.keys", "sigward.sigstore")),
+    ("ops", ("sigward.ops", "sigward.policy", "sigward.signer", "sigward.admission")),
+    ("formats/keys/sigstore", ("sigward.formats", "sigward.keys", "sigward.sigstore", "sigward.cip")),
     ("oci", ("sigward.oci",)),
     ("base", ("sigward.errors", "sigward.gojson", "sigward.fileio", "sigward.safejson", "sigward.transport",
               "sigward.platforms", "sigward.util", "sigward.timeutil", "sigward.hashes")),
