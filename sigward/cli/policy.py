@@ -44,7 +44,8 @@ def _handler(module: str) -> Any:
 def register(sub: Any) -> None:
     p = sub.add_parser("policy", help="validate and test Sigstore policy-controller ClusterImagePolicies",
                        description="ClusterImagePolicy (policy.sigstore.dev v1alpha1/v1beta1) and TrustRoot "
-                                   "resources, checked and evaluated as policy-controller's admission webhook does.")
+                                   "resources, checked and evaluated as policy-controller's admission "
+                                   "webhook does.")
     psub = p.add_subparsers(dest="policy_command", metavar="COMMAND", parser_class=type(p))
 
     v = psub.add_parser("validate", help="check ClusterImagePolicy and TrustRoot documents",
