@@ -145,7 +145,12 @@ site="$OUT_DIR/rootfs/app/site-packages"
   "${platform_flags[@]}" --constraint "$OUT_DIR/constraints.txt" \
   "${wheel[0]}" >&2 || die "pip could not install sigward's dependencies as wheels for $PLATFORM, Python $PYTHON_VERSION, glibc $GLIBC (above)"
 # Console scripts carry this machine's interpreter path: the image runs `python3 -m sigward` instead.
+# pip records where the wheel came from (a path under OUT_DIR): drop it, so the layer is reproducible.
 rm -rf "$site/bin"
+for dist_info in "$site"/sigward-*.dist-info; do
+  rm -f "$dist_info/direct_url.json"
+  sed -i '/\/direct_url\.json,/d' "$dist_info/RECORD"
+done
 
 # --- 2. the image, on the verified base -------------------------------------------------------------------------
 base_verify=()
