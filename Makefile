@@ -8,7 +8,7 @@ test:
 	bash scripts/test.sh
 
 lint:
-	ruff check sigward tests examples $(wildcard bench)
+	ruff check sigward tests examples $(wildcard bench) $(wildcard deploy)
 
 bench:
 	bash scripts/bench.sh
