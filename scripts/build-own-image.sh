@@ -37,6 +37,7 @@
 #   TLOG_UPLOAD=false no transparency log (air-gapped): verifiers then need --insecure-ignore-tlog=true
 #   PLATFORM          the image's platform (default linux/amd64; linux/arm64 also works)
 #   PYTHON_VERSION    the base's Python minor version (default 3.11)
+#   EXTRAS            the sigward extra installed with it (default admission: the webhook server's deps)
 #   GLIBC             the base's glibc, for manylinux wheel tags (default 2.36)
 #   CHART_REPO        also release the chart: oci://REGISTRY/NAMESPACE (Helm style) or oci:DIR/NAME
 #   CHART_VERSION     the chart's SemVer (default: Chart.yaml's)
@@ -69,6 +70,9 @@ case "$PLATFORM" in
   *) die "PLATFORM must be linux/amd64 or linux/arm64, not $PLATFORM" ;;
 esac
 PYTHON_VERSION="${PYTHON_VERSION:-3.11}"
+# The server's own dependencies (HTTP server, metrics, Redis client) are sigward's `admission` extra.
+EXTRAS="${EXTRAS:-admission}"
+[[ "$EXTRAS" =~ ^[a-z0-9-]+$ ]] || die "EXTRAS must be one extra's name (e.g. admission), not $EXTRAS"
 GLIBC="${GLIBC:-2.36}"
 [[ "$PYTHON_VERSION" =~ ^3\.[0-9]+$ ]] || die "PYTHON_VERSION must be a Python minor version like 3.11, not $PYTHON_VERSION"
 [[ "$GLIBC" =~ ^2\.[0-9]+$ ]] || die "GLIBC must be a glibc version like 2.36, not $GLIBC"
@@ -133,7 +137,7 @@ rm -rf "$OUT_DIR/wheel" "$OUT_DIR/rootfs"
 "$PYTHON" -m pip wheel --quiet --disable-pip-version-check --no-deps --wheel-dir "$OUT_DIR/wheel" "$root" >&2
 wheel=("$OUT_DIR"/wheel/sigward-*.whl)
 [ -f "${wheel[0]}" ] || die "pip wheel did not produce a sigward wheel in $OUT_DIR/wheel"
-helper constraints > "$OUT_DIR/constraints.txt"
+helper constraints --extra "$EXTRAS" > "$OUT_DIR/constraints.txt"
 # pip takes explicit --platform tags literally: name every manylinux level up to the base's glibc.
 platform_flags=(--platform "manylinux2014_${wheel_arch}")
 for ((minor = 17; minor <= ${GLIBC#2.}; minor++)); do
@@ -143,7 +147,7 @@ site="$OUT_DIR/rootfs/app/site-packages"
 "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-conflicts --no-compile \
   --target "$site" --only-binary=:all: --implementation cp --python-version "$PYTHON_VERSION" \
   "${platform_flags[@]}" --constraint "$OUT_DIR/constraints.txt" \
-  "${wheel[0]}" >&2 || die "pip could not install sigward's dependencies as wheels for $PLATFORM, Python $PYTHON_VERSION, glibc $GLIBC (above)"
+  "${wheel[0]}[$EXTRAS]" >&2 || die "pip could not install sigward's dependencies as wheels for $PLATFORM, Python $PYTHON_VERSION, glibc $GLIBC (above)"
 # Console scripts carry this machine's interpreter path: the image runs `python3 -m sigward` instead.
 # pip records where the wheel came from (a path under OUT_DIR): drop it, so the layer is reproducible.
 rm -rf "$site/bin"
