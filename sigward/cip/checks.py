@@ -71,19 +71,20 @@ def validate_glob(g: str) -> Errs:
 
 
 # Perl/Python constructs RE2 (Go's regexp, which evaluates these at admission) refuses.
-_NOT_RE2 = [
-    (re.compile(r"\(\?[=!]|\(\?<[=!]"), "lookaround (?= (?! (?<= (?<! is not supported by Go's RE2"),
-    (re.compile(r"(?<!\\)(?:\\\\)*\\[1-9]"), "backreferences are not supported by Go's RE2"),
-    (re.compile(r"(?<!\\)(?:\\\\)*[*+?}][+]"), "possessive repetition is not supported by Go's RE2"),
-    (re.compile(r"\(\?>"), "atomic groups are not supported by Go's RE2"),
+_NOT_RE2 = [  # (pattern, Go's wording with the offending text in backticks)
+    (re.compile(r"\(\?(?:[=!>]|<[=!])"), "invalid or unsupported Perl syntax: `{}`"),
+    (re.compile(r"(?<!\\)(?:\\\\)*(\\[1-9])"), "invalid escape sequence: `{}`"),
+    (re.compile(r"(?<!\\)(?:\\\\)*([*+?}][+])"), "invalid nested repetition operator: `{}`"),
 ]
 
 
 def validate_regex(regex: str) -> Errs:
     """``ValidateRegex``: the regexp must compile (Go RE2 semantics; Python's parser plus RE2's refusals)."""
     for rx, why in _NOT_RE2:
-        if rx.search(regex):
-            return [invalid(regex, "", f"regex is invalid: error parsing regexp: {why}")]
+        m = rx.search(regex)
+        if m:
+            bad = m.group(m.lastindex or 0)[:3]
+            return [invalid(regex, "", f"regex is invalid: error parsing regexp: {why.format(bad)}")]
     try:
         re.compile(regex)
     except re.error as e:

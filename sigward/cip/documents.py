@@ -7,13 +7,15 @@ every later error can name it.
 
 YAML is read with PyYAML's safe loader, made to behave like the Go decoder policy-controller sees
 (sigs.k8s.io/yaml): timestamps stay strings (a ``date``-looking string field must not become a
-``datetime``), and a key given twice in one mapping is an error rather than "last one wins" (two
-``authorities:`` keys silently dropping one would weaken a policy without a word).
+``datetime``), ``y``/``n`` are booleans as in go-yaml, and a key given twice in one mapping is an error
+rather than "last one wins" (two ``authorities:`` keys silently dropping one would weaken a policy
+without a word).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -106,6 +108,19 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = Fal
 
 
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+# go-yaml (YAML 1.1, what kubectl and policy-controller read with) also takes y/Y/n/N as booleans; PyYAML
+# does not. `name: n` must be refused as a boolean where a string belongs, as the API server refuses it.
+_GO_BOOLS = {"y": True, "n": False}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
+
+
+def _construct_bool(loader: _Loader, node: yaml.ScalarNode) -> bool:
+    value = str(loader.construct_scalar(node)).lower()  # type: ignore[no-untyped-call]
+    return _GO_BOOLS[value] if value in _GO_BOOLS else bool(loader.bool_values[value])
+
+
+_Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 
 
 def _yaml_problem(e: yaml.YAMLError) -> str:

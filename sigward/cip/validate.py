@@ -135,7 +135,10 @@ def validate(doc: Mapping[str, Any], *, fail_on_empty_authorities: bool = True) 
         return [FieldError(f"unknown type: {group}/{version}, Kind={kind}")]
     errs = schema.check(dict(doc), shape)
     meta = doc.get("metadata")
-    if not _str(meta, "name"):
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    if name is not None and not isinstance(name, str):
+        errs += via_field(schema.check(name, schema.STR), "metadata.name")
+    elif not name:
         errs.append(missing("metadata.name"))
     if errs:
         # Go's decoder stops at the first of these; checking the rules on a half-understood object would

@@ -56,6 +56,18 @@ def test_timestamps_stay_strings_and_secret_kind() -> None:
     assert doc.is_secret and doc.body["stringData"]["d"] == "2024-01-02"
 
 
+def test_go_yaml_booleans() -> None:
+    # go-yaml reads y/n as booleans (PyYAML does not): a string field given `n` is refused, as kubectl does.
+    (doc,) = load_documents(b"a: n\nb: Y\nc: 'n'\nd: off\n", "b.yaml")
+    assert doc.body == {"a": False, "b": True, "c": "n", "d": False}
+    data = CIP.format(name="n").encode()
+    (cip,) = load_documents(data, "p.yaml")
+    from sigward.cip.validate import render, validate
+
+    want = "json: cannot unmarshal bool into a field of type string: metadata.name"
+    assert render(validate(cip.body)) == want
+
+
 @pytest.mark.parametrize("data, want", [
     (b"a: [1, 2\n", "p.yaml: document 1: invalid YAML:"),
     (CIP.format(name="a").encode() + b"---\nkey: value\n  bad: indent\n",
