@@ -81,7 +81,8 @@ def policies_loader(directory: Path, engine_kw: dict[str, Any]) -> Callable[[], 
 def start_server(tmp_path: Path, webhook_certs: Path) -> Iterator[Callable[..., Running]]:
     running: list[Running] = []
 
-    def start(policies: dict[str, str] | None = None, *, certs: Path = webhook_certs, redis: str | None = None,
+    def start(policies: dict[str, str] | None = None, *, certs: Path = webhook_certs,
+              redis: str | None = None,
               loader: Callable[[], Loaded] | None = None, **engine_kw: Any) -> Running:
         pdir = tmp_path / f"policies{len(running)}"
         pdir.mkdir()
@@ -90,7 +91,8 @@ def start_server(tmp_path: Path, webhook_certs: Path) -> Iterator[Callable[..., 
         metrics = Metrics()
         shared = RedisCache(redis, 60, on_error=metrics.redis_error, backoff=0.2) if redis else None
         svc = AdmissionService(VerdictCache(MemoryCache(60), shared), metrics, timeout=2.0)
-        config = ServerConfig("127.0.0.1", 0, certs / "tls.crt", certs / "tls.key", [pdir], reload_interval=0.1)
+        config = ServerConfig("127.0.0.1", 0, certs / "tls.crt", certs / "tls.key", [pdir],
+                              reload_interval=0.1)
         r = Running(AdmissionServer(svc, config, loader or policies_loader(pdir, engine_kw))).start()
         r.policy_dir = pdir  # type: ignore[attr-defined]
         running.append(r)
@@ -145,8 +147,10 @@ def test_endpoints_and_bad_requests(start_server: Callable[..., Running]) -> Non
     assert request(r, "/mutations", b"garbage")[0] == 400
     assert verdict(r, workload("Pod", pod_spec(IMG)))["allowed"] is True
     bad = verdict(r, workload("Pod", pod_spec(f"registry.local/team/app@{BAD}")))
-    assert bad["allowed"] is False and "failed policy: team: spec.containers[0].image" in bad["status"]["message"]
-    assert metric(r, "sigward_admission_requests_total", path="/validations", kind="Pod", verdict="denied") == 1
+    assert bad["allowed"] is False
+    assert "failed policy: team: spec.containers[0].image" in bad["status"]["message"]
+    assert metric(r, "sigward_admission_requests_total", path="/validations", kind="Pod",
+                  verdict="denied") == 1
     assert metric(r, "sigward_admission_requests_total", path="/validations", verdict="bad-request") == 1
     assert metric(r, "sigward_admission_request_duration_seconds_count", path="/validations") == 2
     assert metric(r, "sigward_admission_cache_misses_total") == 2
@@ -186,7 +190,8 @@ def test_policy_reload_and_broken_edit_keeps_last_good(start_server: Callable[..
     assert verdict(r, workload("Pod", pod_spec(other)))["allowed"] is True
     (pdir / "policies.json").write_text("{broken")
     deadline = time.monotonic() + 5
-    while metric(r, "sigward_admission_policy_reloads_total", result="error") < 1 and time.monotonic() < deadline:
+    errors = "sigward_admission_policy_reloads_total"
+    while metric(r, errors, result="error") < 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert metric(r, "sigward_admission_policy_reloads_total", result="error") == 1
     assert verdict(r, workload("Pod", pod_spec(other)))["allowed"] is True
@@ -250,8 +255,8 @@ def test_two_servers_share_redis_and_survive_its_death(start_server: Callable[..
 def test_redis_down_from_the_start_is_a_miss(tmp_path: Path) -> None:
     dead = RedisServer(tmp_path / "r")  # never started: nothing listens on its port
     metrics = Metrics()
-    svc = AdmissionService(VerdictCache(MemoryCache(60), RedisCache(dead.url, 60, on_error=metrics.redis_error)),
-                           metrics)
+    shared = RedisCache(dead.url, 60, on_error=metrics.redis_error)
+    svc = AdmissionService(VerdictCache(MemoryCache(60), shared), metrics)
     svc.install(Loaded(engine=FakeEngine([FakePolicy("p", "registry.local/")], good={GOOD}), identity="i"))
     out = svc.validate(parse_review(body(workload("Pod", pod_spec(f"registry.local/x@{BAD}")))))
     assert out["response"]["allowed"] is False

@@ -64,7 +64,8 @@ def test_denial_names_policy_and_field_path_per_kind(kind: str, prefix: str) -> 
 
 def test_init_ephemeral_and_image_volumes_are_checked() -> None:
     svc = service(engine())
-    r = validate(svc, workload("Pod", pod_spec(IMG, init=(BAD_IMG,), ephemeral=(BAD_IMG,), volumes=(BAD_IMG,))))
+    spec = pod_spec(IMG, init=(BAD_IMG,), ephemeral=(BAD_IMG,), volumes=(BAD_IMG,))
+    r = validate(svc, workload("Pod", spec))
     msg = r["status"]["message"]
     # knative merges identical message+details: one error listing the three paths, sorted.
     assert msg.startswith("validation failed: failed policy: team-policy: spec.ephemeralContainers[0].image, "
@@ -74,8 +75,8 @@ def test_init_ephemeral_and_image_volumes_are_checked() -> None:
 def test_digest_required_and_unparsable_reference() -> None:
     svc = service(engine())
     r = validate(svc, workload("Pod", pod_spec("registry.local/team/app:v1")))
-    assert r["status"]["message"] == ("validation failed: invalid value: registry.local/team/app:v1 must be an "
-                                      "image digest: spec.containers[0].image")
+    assert r["status"]["message"] == ("validation failed: invalid value: registry.local/team/app:v1 must be "
+                                      "an image digest: spec.containers[0].image")
     r = validate(svc, workload("Pod", pod_spec("Bad Image!")))
     assert r["status"]["message"] == ("validation failed: could not parse reference: Bad Image!: "
                                       "spec.containers[0].image\nBad Image!")
@@ -88,9 +89,11 @@ def test_no_matching_policy(mode: str) -> None:
     r = validate(svc, workload("Pod", pod_spec(other)))
     if mode == "deny":
         assert r["allowed"] is False
-        assert r["status"]["message"] == f"validation failed: no matching policies: spec.containers[0].image\n{other}"
+        assert r["status"]["message"] == ("validation failed: no matching policies: spec.containers[0].image"
+                                          f"\n{other}")
     elif mode == "warn":
-        assert r["allowed"] is True and r["warnings"] == ["no matching policies: spec.containers[0].image", other]
+        assert r["allowed"] is True
+        assert r["warnings"] == ["no matching policies: spec.containers[0].image", other]
     else:
         assert r == {"uid": r["uid"], "allowed": True}
 
@@ -127,7 +130,8 @@ def test_skipped_requests() -> None:
     assert validate(svc, workload("Pod", pod_spec(BAD_IMG)), operation="UPDATE", sub_resource="status",
                     old=workload("Pod", pod_spec(BAD_IMG)))["allowed"] is True
     assert validate(svc, workload("Pod", pod_spec(BAD_IMG)), operation="UPDATE",
-                    sub_resource="ephemeralcontainers", old=workload("Pod", pod_spec(IMG)))["allowed"] is False
+                    sub_resource="ephemeralcontainers",
+                    old=workload("Pod", pod_spec(IMG)))["allowed"] is False
     assert validate(svc, workload("Pod", pod_spec(BAD_IMG)), dry_run=True)["allowed"] is False
 
 
