@@ -129,7 +129,6 @@ def _serve(args: argparse.Namespace) -> int:
     except ImportError as e:
         raise UsageError(f"the admission server needs {e.name}: pip install 'sigward[admission]'")
 
-    from sigward.admission import EngineOptions
     from sigward.oci.registry.keychain import default_keychain
     from sigward.webhook import loading
     from sigward.webhook.cache import MemoryCache, RedisCache, VerdictCache
@@ -140,7 +139,7 @@ def _serve(args: argparse.Namespace) -> int:
     sopts = store_options(args)
     base = default_keychain(args.registry_username, args.registry_password, args.registry_token)
     cue = os.environ.get("SIGWARD_CUE") or shutil.which("cue")
-    options = EngineOptions(store_options=sopts, keychain=base, cue=Path(cue) if cue else None,
+    options = loading.engine_options(store_options=sopts, keychain=base, cue=Path(cue) if cue else None,
                             no_match=args.no_match_policy, timeout=args.timeout)
     metrics = Metrics()
     shared = RedisCache(args.redis, args.cache_ttl, on_error=metrics.redis_error) if args.redis else None
