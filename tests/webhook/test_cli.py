@@ -12,7 +12,8 @@ from cryptography import x509
 
 
 def sigward(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sigward", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run([sys.executable, "-m", "sigward", *args], capture_output=True, text=True,
+                          timeout=60)
 
 
 def test_certs_writes_ca_and_serving_cert(tmp_path: Path) -> None:
