@@ -303,3 +303,22 @@ def test_bad_values_are_refused(helm: Helm, base_args: list[str], overrides: lis
     for o in overrides:
         args += ["--set", o]
     assert message in render_error(helm, *args)
+
+
+# --- the chart's flags are the server's ---------------------------------------------------------------
+
+
+def test_rendered_args_parse_with_the_real_admission_serve_parser(helm: Helm, base_args: list[str]) -> None:
+    """Every flag the chart passes is one `sigward admission serve` accepts, with the values it renders."""
+    from sigward.cli.main import build_parser
+
+    docs = render(helm, *base_args, "--set", "redis.url=redis://cache:6379/0", "--set", "server.cacheTTL=10m",
+                  "--set", "trustroots.private\\.json={}", "--set", "server.extraArgs={--timeout=20s}")
+    (container,) = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]
+    args = build_parser("admission").parse_args(["admission", "serve", *container["args"]])
+    assert args.listen == ("0.0.0.0", 8443)
+    assert (args.tls_cert, args.tls_key) == ("/etc/sigward/tls/tls.crt", "/etc/sigward/tls/tls.key")
+    assert [str(p) for p in args.policies] == ["/etc/sigward/policies"]
+    assert [str(p) for p in args.trustroot] == ["/etc/sigward/trustroots/private.json"]
+    assert args.redis == "redis://cache:6379/0"
+    assert args.cache_ttl == 600.0 and args.timeout == 20.0

@@ -196,6 +196,16 @@ def test_image_runs_sigward_admission_serve_from_its_own_layer(build: Build, bas
     r = subprocess.run([sys.executable, "-S", "-m", "sigward", "version"], capture_output=True, text=True,
                        env=env, timeout=120, cwd=run)
     assert r.returncode == 0 and "0.1.0" in r.stdout + r.stderr, r.stderr
+    # The entrypoint's own command and the server's dependencies (sigward's `admission` extra).
+    server = ("import aiohttp, prometheus_client, redis, sigward.webhook.server; "
+              "print(aiohttp.__file__, prometheus_client.__file__, redis.__file__)")
+    r = subprocess.run([sys.executable, "-S", "-c", server], capture_output=True, text=True, env=env,
+                       timeout=120, cwd=run)
+    assert r.returncode == 0, r.stderr
+    assert all(path.startswith(str(site)) for path in r.stdout.split()), r.stdout
+    r = subprocess.run([sys.executable, "-S", "-m", *ENTRYPOINT[2:], "--help"], capture_output=True,
+                       text=True, env=env, timeout=120, cwd=run)
+    assert r.returncode == 0 and "--tls-cert" in r.stdout, r.stderr
 
 
 def test_pushed_chart_is_signed_and_deploys_the_image_by_digest(build: Build, sigstore_stack: Any, helm: Helm,
