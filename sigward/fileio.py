@@ -114,12 +114,12 @@ class SyncGroup:
             staged, self._staged = self._staged, {}
         if not staged:
             return
-        renamed: list[str] = []
+        renamed: set[str] = set()
         try:
             _fsync_all(list(staged.values()), self.FSYNC_THREADS)
             for dest, tmp in staged.items():
                 os.replace(tmp, dest)
-                renamed.append(dest)
+                renamed.add(dest)
         except BaseException:
             for dest, tmp in staged.items():
                 if dest not in renamed:
@@ -127,14 +127,6 @@ class SyncGroup:
                         os.unlink(tmp)
             raise
         _fsync_all(sorted({os.path.dirname(d) for d in renamed}), self.FSYNC_THREADS)
-
-    def discard(self) -> None:
-        """Remove every staged temp file (nothing becomes visible)."""
-        with self._lock:
-            staged, self._staged = self._staged, {}
-        for tmp in staged.values():
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
 
 
 def _fsync_all(paths: list[str], threads: int) -> None:
