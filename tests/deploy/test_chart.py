@@ -322,3 +322,50 @@ def test_rendered_args_parse_with_the_real_admission_serve_parser(helm: Helm, ba
     assert [str(p) for p in args.trustroot] == ["/etc/sigward/trustroots/private.json"]
     assert args.redis == "redis://cache:6379/0"
     assert args.cache_ttl == 600.0 and args.timeout == 20.0
+
+
+# --- policy-controller's own test policies are stored unchanged ---------------------------------------------
+
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "policy-controller"
+PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "boolean": bool, "integer": int,
+                                                    "object": dict, "array": list}
+
+
+def _pruned_or_mistyped(value: Any, schema: dict[str, Any], path: str) -> Iterator[str]:
+    """Paths the API server would drop (unknown fields) or refuse (wrong type) under SCHEMA."""
+    expected = PYTHON_TYPES.get(schema.get("type", ""))
+    if expected is not None and not isinstance(value, expected):
+        yield f"{path}: {type(value).__name__}, schema says {schema['type']}"
+        return
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        for key, sub in value.items():
+            if key not in props:
+                yield f"{path}.{key}: not in the schema (would be pruned)"
+            else:
+                yield from _pruned_or_mistyped(sub, props[key], f"{path}.{key}")
+    elif isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            yield from _pruned_or_mistyped(item, schema["items"], f"{path}[{i}]")
+
+
+def test_policy_controllers_test_policies_are_stored_unchanged(manifests: list[dict[str, Any]]) -> None:
+    schemas = {(c["spec"]["names"]["kind"], f"{c['spec']['group']}/{v['name']}"):
+               v["schema"]["openAPIV3Schema"]
+               for c in by_kind(manifests, "CustomResourceDefinition") for v in c["spec"]["versions"]}
+    files = sorted(VECTORS.glob("policy-controller/valid/*.yaml")) + sorted(VECTORS.glob(
+        "policy-controller/e2e/*.yaml")) + sorted(VECTORS.glob("trustroot/*/*.yaml"))
+    checked: dict[str, int] = {}
+    problems: list[str] = []
+    for f in files:
+        for doc in yaml.safe_load_all(f.read_text()):
+            if not isinstance(doc, dict) or (doc.get("kind"), doc.get("apiVersion")) not in schemas:
+                continue
+            schema = schemas[(doc["kind"], doc["apiVersion"])]
+            body = {k: v for k, v in doc.items() if k not in ("apiVersion", "kind", "metadata")}
+            problems += [f"{f.relative_to(VECTORS)}: {p}" for p in _pruned_or_mistyped(body, schema, "")]
+            checked[doc["kind"]] = checked.get(doc["kind"], 0) + 1
+    assert not problems, "\n".join(problems)
+    assert checked.get("ClusterImagePolicy", 0) >= 40 and checked.get("TrustRoot", 0) >= 4, checked
