@@ -16,3 +16,4 @@ from tests.fixtures.plugin import (  # noqa: F401
     unique_repo,
 )
 from tests.fixtures.sigstore_plugin import sigstore_stack, sigstore_stack_past  # noqa: F401
+from tests.fixtures.kube import kube_cluster  # noqa: F401
