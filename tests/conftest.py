@@ -4,6 +4,7 @@ The fixtures live in ``tests/fixtures/plugin.py``; importing them here makes the
 under ``tests/`` without relying on ``pytest_plugins`` (which pytest restricts to top-level conftests).
 """
 
+from tests.fixtures.kube import kube_cluster  # noqa: F401
 from tests.fixtures.plugin import (  # noqa: F401
     fault_proxy,
     fixtures_workdir,
@@ -16,4 +17,3 @@ from tests.fixtures.plugin import (  # noqa: F401
     unique_repo,
 )
 from tests.fixtures.sigstore_plugin import sigstore_stack, sigstore_stack_past  # noqa: F401
-from tests.fixtures.kube import kube_cluster  # noqa: F401

@@ -302,7 +302,8 @@ def keyless(oracle: Oracle, sigstore_stack: SigstoreStack) -> Keyless:
 
 def cip(name: str, glob: str, authorities: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
     return {"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
-            "metadata": {"name": name}, "spec": {"images": [{"glob": glob}], "authorities": authorities, **spec}}
+            "metadata": {"name": name},
+            "spec": {"images": [{"glob": glob}], "authorities": authorities, **spec}}
 
 
 def key_authority(pem: str, **extra: Any) -> dict[str, Any]:

@@ -110,9 +110,8 @@ def test_static_pass(oracle: Oracle) -> None:
 
 def test_static_fail_with_message(oracle: Oracle) -> None:
     image = oracle.image("static-fail")
-    tester, ours = oracle.both(documents(cip("static-fail", oracle.glob("static-fail"),
-                                             [{"static": {"action": "fail", "message": "frozen for audit"}}])),
-                               image)
+    static = {"static": {"action": "fail", "message": "frozen for audit"}}
+    tester, ours = oracle.both(documents(cip("static-fail", oracle.glob("static-fail"), [static])), image)
     assert_same(tester, ours, allowed=False, contains=["disallowed by static policy: frozen for audit"])
 
 
@@ -175,7 +174,8 @@ def test_signature_is_not_an_attestation(oracle: Oracle) -> None:
 # never fails there (its own e2e policies force a conflict instead); a bound on len() does fail.
 K_OF_N = {
     "cue": "authorityMatches: _\npassed: len(authorityMatches) & >=2\n",
-    "rego": "package sigstore\ndefault isCompliant = false\nisCompliant {\n  count(input.authorityMatches) >= 2\n}\n",
+    "rego": ("package sigstore\ndefault isCompliant = false\n"
+             "isCompliant {\n  count(input.authorityMatches) >= 2\n}\n"),
 }
 
 
@@ -200,8 +200,8 @@ def test_two_of_two_signatures(oracle: Oracle, policy_type: str, signers: tuple[
 def test_keyless_admitted(oracle: Oracle, keyless: Keyless) -> None:
     image = oracle.image("keyless")
     keyless.sign(image)
-    tester, ours = oracle.both(documents(cip("keyless", oracle.glob("keyless"), [keyless.authority()])), image,
-                               trustroot=keyless.trustroot)
+    policy = documents(cip("keyless", oracle.glob("keyless"), [keyless.authority()]))
+    tester, ours = oracle.both(policy, image, trustroot=keyless.trustroot)
     assert_same(tester, ours, allowed=True)
 
 
@@ -255,7 +255,7 @@ def test_bundle_signature_sigward_admits_policy_tester_refuses(oracle: Oracle) -
     assert ours.allowed, ours.report()
 
 
-# -- invalid CIPs: policy-tester's "CIP is invalid:" and sigward's validation say the same --------------------
+# -- invalid CIPs: policy-tester's "CIP is invalid:" and sigward's validation say the same ------------------
 
 INVALID = {
     "key-and-keyless": (
