@@ -14,7 +14,6 @@ in its log (stderr) when validation fails. It reaches 127.0.0.1 registries over 
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import subprocess
@@ -26,9 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
+from tests.admission.oracle.trustroot import TRUST_ROOT_NAME, trustroot_from
 from tests.fixtures.gotools import go_tool
 from tests.fixtures.images import make_layer, push_image
 from tests.fixtures.jwt_tokens import GITHUB_ISSUER, GITHUB_WORKFLOW_REF
@@ -39,7 +37,6 @@ PASSWORD = "oracle-pw"
 TIMEOUT = 180
 KEYLESS_IDENTITY = f"https://github.com/{GITHUB_WORKFLOW_REF}"
 KEYLESS_ISSUER = GITHUB_ISSUER
-TRUST_ROOT_NAME = "sigward-test-stack"
 # Offline key signing in the legacy `.sig` format policy-tester reads (it refuses bundle-format signatures).
 LEGACY_KEY = ["--use-signing-config=false", "--tlog-upload=false", "--new-bundle-format=false"]
 CUSTOM_PREDICATE = "foobar oracle test"
@@ -213,48 +210,6 @@ def oracle(tmp_path_factory: pytest.TempPathFactory, registry: RegistryServer) -
 
 
 # -- keyless: the local Sigstore stack and a TrustRoot made from its trusted root ---------------------------
-
-
-def _pem_chain(certs: Sequence[dict[str, Any]]) -> bytes:
-    return b"".join(x509.load_der_x509_certificate(base64.b64decode(c["rawBytes"]))
-                    .public_bytes(serialization.Encoding.PEM) for c in certs)
-
-
-def _pem_key(raw: str) -> bytes:
-    key = serialization.load_der_public_key(base64.b64decode(raw))
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def trustroot_from(trusted_root: dict[str, Any], name: str = TRUST_ROOT_NAME) -> dict[str, Any]:
-    """A policy-controller TrustRoot (``sigstoreKeys``: base64 of PEM) for a Sigstore trusted_root.json.
-
-    Only ECDSA transparency logs: policy-controller refuses other Rekor keys (the stack's Rekor v2 log is
-    Ed25519, and legacy signatures never use it).
-    """
-    def authority(ca: dict[str, Any]) -> dict[str, Any]:
-        subject = ca.get("subject") or {}
-        return {"subject": {"organization": subject.get("organization", ""),
-                            "commonName": subject.get("commonName", "")},
-                "uri": ca.get("uri", ""), "certChain": _b64(_pem_chain(ca["certChain"]["certificates"]))}
-
-    def log(entry: dict[str, Any]) -> dict[str, Any]:
-        return {"baseURL": entry["baseUrl"], "hashAlgorithm": "sha-256",
-                "publicKey": _b64(_pem_key(entry["publicKey"]["rawBytes"]))}
-
-    def ecdsa(entry: dict[str, Any]) -> bool:
-        return "ECDSA" in str(entry["publicKey"].get("keyDetails", ""))
-
-    return {"apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "TrustRoot", "metadata": {"name": name},
-            "spec": {"sigstoreKeys": {
-                "certificateAuthorities": [authority(ca) for ca in trusted_root["certificateAuthorities"]],
-                "tLogs": [log(t) for t in trusted_root.get("tlogs", []) if ecdsa(t)],
-                "ctLogs": [log(t) for t in trusted_root.get("ctlogs", []) if ecdsa(t)],
-                "timestampAuthorities": [authority(t) for t in trusted_root.get("timestampAuthorities", [])],
-            }}}
 
 
 @dataclass(frozen=True)
