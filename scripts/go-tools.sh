@@ -141,6 +141,19 @@ build_policy_tester() {
 # kube-apiserver and kubectl: k8s.io/kubernetes points its 30-odd staging modules at ./staging/src/k8s.io/X,
 # which a module consumer cannot follow; a throwaway module requires k8s.io/kubernetes and repeats those
 # replace lines with the matching published versions (v1.N.M -> v0.N.M), generated from its go.mod.
+# The version Kubernetes' own build stamps in (without it both report v0.0.0-master+$Format:%H$, which
+# `kubectl version` refuses to parse).
+kube_version_ldflags() {
+  local minor=${KUBERNETES_VERSION#v1.}
+  minor=${minor%%.*}
+  local pkg flags=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitTreeState=clean"
+  done
+  echo "$flags"
+}
+
 build_kube() {
   local tool=$1 dir=$2 src gomod staging
   src=$(mktemp -d)
@@ -153,7 +166,8 @@ build_kube() {
         | while read -r m; do go mod edit -replace "$m=$m@$staging"; done \
      && grep -q '^replace\|=> k8s.io' go.mod \
      && GOFLAGS="$GOFLAGS -mod=mod" go get "k8s.io/kubernetes/cmd/$tool@$KUBERNETES_VERSION" \
-     && GOFLAGS="$GOFLAGS -mod=mod" go build -o "$dir.tmp/$tool" "k8s.io/kubernetes/cmd/$tool")
+     && GOFLAGS="$GOFLAGS -mod=mod" go build -ldflags "$(kube_version_ldflags)" -o "$dir.tmp/$tool" \
+          "k8s.io/kubernetes/cmd/$tool")
   local rc=$?
   rm -rf "$src"
   return $rc
