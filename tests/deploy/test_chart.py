@@ -14,33 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.conftest import CHART, Helm
-from tests.fixtures.pki import make_ca
+from tests.deploy.conftest import CHART, DIGEST, KUBE_VERSION, NAMESPACE, Helm, render
 
-DIGEST = "sha256:" + "ab" * 32
 REDIS_DIGEST = "sha256:" + "cd" * 32
-NAMESPACE = "sigward-system"
 FIELDS = Path(__file__).parent / "data" / "policy-controller-crd-fields.txt"
 WORKLOADS = {("", "pods"), ("", "pods/ephemeralcontainers"), ("apps", "deployments"), ("apps", "replicasets"),
              ("apps", "statefulsets"), ("apps", "daemonsets"), ("batch", "jobs"), ("batch", "cronjobs")}
-
-
-@pytest.fixture(scope="module")
-def ca_bundle(tmp_path_factory: pytest.TempPathFactory) -> str:
-    ca = make_ca(tmp_path_factory.mktemp("ca"))
-    return base64.b64encode(ca.cert_file.read_bytes()).decode()
-
-
-@pytest.fixture(scope="module")
-def base_args(ca_bundle: str) -> list[str]:
-    return ["--namespace", NAMESPACE, "--set", f"image.digest={DIGEST}", "--set", f"tls.caBundle={ca_bundle}",
-            "--set", "tls.existingSecret=webhook-tls"]
-
-
-def render(helm: Helm, *args: str) -> list[dict[str, Any]]:
-    r = helm("template", "rel", str(CHART), *args)
-    assert r.returncode == 0, r.stderr
-    return [d for d in yaml.safe_load_all(r.stdout) if d]
 
 
 def render_error(helm: Helm, *args: str) -> str:
@@ -273,7 +252,7 @@ def test_external_redis_url_from_a_secret(helm: Helm, base_args: list[str]) -> N
 
 
 def test_tls_secret_from_pem_values(helm: Helm, ca_bundle: str) -> None:
-    docs = render(helm, "--namespace", NAMESPACE, "--set", f"image.digest={DIGEST}",
+    docs = render(helm, *KUBE_VERSION, "--namespace", NAMESPACE, "--set", f"image.digest={DIGEST}",
                   "--set", f"tls.caBundle={ca_bundle}", "--set", "tls.cert=CERT", "--set", "tls.key=KEY")
     secret = one(docs, "Secret")
     assert secret["type"] == "kubernetes.io/tls"

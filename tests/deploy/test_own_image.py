@@ -27,7 +27,7 @@ import yaml
 
 from sigward.oci.reference import parse_reference
 from sigward.oci.store import open_store
-from tests.deploy.conftest import Helm
+from tests.deploy.conftest import KUBE_VERSION, Helm
 from tests.fixtures.pki import make_ca
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -222,7 +222,7 @@ def test_pushed_chart_is_signed_and_deploys_the_image_by_digest(build: Build, si
     assert yaml.safe_load((pulled / "values.yaml").read_text())["image"] == {
         "repository": repo, "digest": digest, "pullPolicy": "IfNotPresent"}
     ca = base64.b64encode(make_ca(tmp_path / "ca").cert_file.read_bytes()).decode()
-    rendered = helm("template", "rel", str(pulled), "--set", f"tls.caBundle={ca}",
+    rendered = helm("template", "rel", str(pulled), *KUBE_VERSION, "--set", f"tls.caBundle={ca}",
                     "--set", "tls.existingSecret=t")
     assert rendered.returncode == 0, rendered.stderr
     deployment = next(d for d in yaml.safe_load_all(rendered.stdout) if d and d["kind"] == "Deployment")
