@@ -82,12 +82,26 @@ def _rego(body: str, document: Any) -> tuple[str | None, str | None]:
     for r in results:
         if not isinstance(r, dict):
             continue
-        value = (r.get("bindings") or {}).get("isCompliant")
+        value = _as_collection((r.get("bindings") or {}).get("isCompliant"))
         if isinstance(value, list):
             return _result_objects(value)
         if value is True:
             return None, None
     return None, f"policy is not compliant for query '{QUERY}'"
+
+
+def _as_collection(value: Any) -> Any:
+    """A Rego set as a list: rego-cpp renders a set of objects as an object whose keys are the members'
+    JSON texts (each mapped to true)."""
+    if isinstance(value, dict) and value and all(v is True for v in value.values()):
+        members = []
+        for k in value:
+            try:
+                members.append(json.loads(k))
+            except ValueError:
+                return value
+        return members
+    return value
 
 
 def _result_objects(values: list[Any]) -> tuple[str | None, str | None]:

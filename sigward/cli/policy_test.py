@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
 def render_text(v: ImageVerdict) -> str:
     """Matched policies, each authority's pass/fail with its reason, warnings, then the verdict."""
-    lines = [f"image: {v.image}" + (f" ({v.digest_ref})" if v.digest_ref else "")]
+    lines = [f"image: {v.image}" + (f" ({v.digest_ref})" if v.digest_ref and v.digest_ref != v.image else "")]
     if not v.policies:
         lines.append("  matched policies: none")
     for name, p in v.policies.items():
