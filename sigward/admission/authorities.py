@@ -71,6 +71,19 @@ class Subject:
     policies: PolicySet
     namespace: str | None = None
     cue: Any = None  # Path | None
+    # Candidates fetched from the image's own store, by (kind, format, tag prefix): every policy and
+    # authority that reads the same place shares one fetch (ten policies → one discovery).
+    fetched: dict[tuple[str, str, str], list[Any]] = field(default_factory=dict)
+    fetch_lock: Lock = field(default_factory=Lock)
+
+    def candidates(self, store: Store, kind: Literal["sig", "att"], fmt: str, prefix: str) -> list[Candidate]:
+        if store is not self.store:
+            return list(candidates(store, self.digest, kind, fmt, prefix))
+        key = (kind, fmt, prefix)
+        with self.fetch_lock:  # held while fetching: the others wait for this fetch instead of repeating it
+            if key not in self.fetched:
+                self.fetched[key] = list(candidates(store, self.digest, kind, fmt, prefix))
+            return list(self.fetched[key])
 
 
 _PUBLIC_GOOD: dict[str, Any] = {}
@@ -339,7 +352,7 @@ def _verify(subject: Subject, authority: KeyAuthority | KeylessAuthority, store:
             prefix: str) -> tuple[list[VerifiedSignature], list[str], bool]:
     from sigward.sigstore.pipeline import Target, evaluate
 
-    cands = list(candidates(store, subject.digest, kind, fmt, prefix))
+    cands = subject.candidates(store, kind, fmt, prefix)
     if not cands:
         return [], [], False
     expect: Literal["image-signature", "attestation"] = "attestation" if kind == "att" else "image-signature"

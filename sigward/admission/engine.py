@@ -88,9 +88,44 @@ class ImageVerdict:
 
 
 class Engine:
+    """Evaluates images against a PolicySet. Keeps the HTTP connection (and the registry's ping facts) of
+    every registry host it has talked to warm until ``close()``: an admission webhook evaluates the same
+    few registries over and over, and a TLS handshake plus ``GET /v2/`` per image would dominate."""
+
     def __init__(self, policies: PolicySet, options: EngineOptions) -> None:
         self.policies = policies
         self.options = options
+        self._warm: dict[tuple[str, Any], Any] = {}
+        self._warm_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Give back the warm connections."""
+        with self._warm_lock:
+            leases = list(self._warm.values())
+            self._warm.clear()
+        for lease in leases:
+            lease.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _keep_warm(self, ref: Any, opts: StoreOptions) -> None:
+        """Hold a lease on ``ref``'s host with the options its stores use, so the shared client lives on."""
+        from sigward import transport
+        from sigward.oci.reference import Reference
+
+        if not isinstance(ref, Reference):
+            return
+        client_opts = transport.ClientOptions(ca_file=opts.ca_file, insecure=opts.allow_insecure_registry,
+                                              client_cert=opts.client_cert, client_key=opts.client_key,
+                                              user_agent=opts.user_agent)
+        key = (ref.api_host.lower(), client_opts)
+        with self._warm_lock:
+            if key not in self._warm:
+                self._warm[key] = transport.lease(ref.api_host, client_opts)
 
     # --- matching ----------------------------------------------------------------------------------
 
@@ -153,6 +188,7 @@ class Engine:
         try:
             ref = parse_reference(image)
             store = open_store(ref, opts)
+            self._keep_warm(ref, opts)
         except SigwardError as e:
             return ImageVerdict(image, None, False, (f"could not parse reference: {image}: {e}",))
         with store:

@@ -137,3 +137,78 @@ def test_source_oci_and_tag_prefix(run: Callable[..., Run], write: Callable[...,
         prefixed["spec"]["authorities"][0]["source"][0]["tagPrefix"] = prefix
         r = run("policy", "test", "--policy", write(prefixed), HTTP, img)
         assert (r.code == 0) is admitted, (prefix, r.out)
+
+
+def test_signature_pull_secrets(run: Callable[..., Run], write: Callable[..., str],
+                                image: Callable[..., str], keys: KeyPair, tls_registry: RegistryServer,
+                                unique_repo: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Signatures in a registry that needs credentials (TLS + basic auth), the image in another: the
+    workload namespace's pull secret is used for the signature pulls."""
+    import base64
+    import json
+
+    assert tls_registry.ca_file is not None and tls_registry.username and tls_registry.password
+    img = image()
+    sigs = f"{tls_registry.host}/{unique_repo}-sigs"
+    creds = ["--registry-username", tls_registry.username, "--registry-password", tls_registry.password,
+             "--registry-cacert", str(tls_registry.ca_file)]
+    monkeypatch.setenv("COSIGN_REPOSITORY", sigs)
+    sign(run, keys, img, "--new-bundle-format=false", *creds)
+    monkeypatch.delenv("COSIGN_REPOSITORY")
+    auth = base64.b64encode(f"{tls_registry.username}:{tls_registry.password}".encode()).decode()
+    dockerconfig = json.dumps({"auths": {tls_registry.host: {"auth": auth}}})
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+              "metadata": {"name": "signature-pull", "namespace": "shop"},
+              "data": {".dockerconfigjson": base64.b64encode(dockerconfig.encode()).decode()}}
+    policy = key_cip("pulls", keys)
+    policy["spec"]["authorities"][0]["source"] = [
+        {"oci": sigs, "signaturePullSecrets": [{"name": "signature-pull"}]}]
+    common = ["--policy", write(policy), "--registry-cacert", str(tls_registry.ca_file), HTTP, "-o", "json"]
+    r = run("policy", "test", *common, "--secret", write(secret), "--resource", write(DEPLOYMENT), img)
+    assert r.code == 0, r.out
+    # Without the Secret the authority cannot even be evaluated; with it in another namespace, not found.
+    r = run("policy", "test", *common, "--resource", write(DEPLOYMENT), img)
+    assert r.code == 1 and 'signaturePullSecrets: secret "signature-pull" not found' in r.json()["errors"][0]
+    elsewhere = {**secret, "metadata": {"name": "signature-pull", "namespace": "other"}}
+    r = run("policy", "test", *common, "--secret", write(elsewhere), "--resource", write(DEPLOYMENT), img)
+    assert r.code == 1
+
+
+def test_remote_policy_over_https(run: Callable[..., Run], write: Callable[..., str],
+                                  layout: Callable[..., str], keys: KeyPair, registry_ca: Any,
+                                  tmp_path: Any) -> None:
+    """``policy.remote``: fetched over HTTPS (a loopback server with the test CA) and checked against its
+    sha256sum; a wrong sum is a denial naming it."""
+    import hashlib
+    from http.server import BaseHTTPRequestHandler
+
+    from tests.fixtures.loopback import serve
+    from tests.fixtures.pki import make_server_cert
+
+    body = b"package sigstore\nisCompliant { count(input.authorityMatches) == 1 }\n"
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = serve(Handler, "remote-policy", tls=make_server_cert(tmp_path, registry_ca))
+    try:
+        url = f"https://127.0.0.1:{httpd.server_address[1]}/policies/one.rego"
+        img = layout()
+        sign(run, keys, img)
+        for sha, admitted in ((hashlib.sha256(body).hexdigest(), True), ("0" * 64, False)):
+            policy = key_cip("remote", keys, glob="oci:**",
+                             policy={"type": "rego", "remote": {"url": url, "sha256sum": sha}})
+            r = run("policy", "test", "--policy", write(policy), "--registry-cacert",
+                    str(registry_ca.cert_file), "-o", "json", img)
+            assert (r.code == 0) is admitted, r.out
+        assert r.json()["errors"][-1] == f"failed to check sha256sum from policy remote {url}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
