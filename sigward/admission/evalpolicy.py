@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,16 @@ def _cue(body: str, document: Any, cue: Path | None) -> str | None:
         return f"failed to evaluate the policy with error: {text}"
 
 
+# rego-cpp prints compile errors to file descriptor 1, so each evaluation redirects fd 1 for its
+# duration; that is process-wide, so evaluations (from the engine's worker threads) take turns.
+_REGO_LOCK = threading.Lock()
+
+
 def _rego(body: str, document: Any) -> tuple[str | None, str | None]:
     from sigward.policy.rego import _first_error, _interpreter, _stdout_captured
 
     regopy = _interpreter()
-    with _stdout_captured() as printed:
+    with _REGO_LOCK, _stdout_captured() as printed:
         try:
             rego = regopy.Interpreter()
             rego.add_module("sigstore.rego", body)

@@ -153,3 +153,29 @@ def test_engine_api_is_thread_safe_and_reports_the_digest(image: Callable[..., s
     assert [p.name for p in engine.matching(imgs[0])] == ["keyed"]
     assert ps.identity == PolicySet.from_documents(
         [Document("ClusterImagePolicy", doc["apiVersion"], "keyed", doc)]).identity
+
+
+def test_no_match_options_and_the_deadline(keys: KeyPair) -> None:
+    """``no_match`` allow/warn/deny; a registry that never answers is a denial within the deadline."""
+    import socket
+    import time
+
+    from sigward.admission.policyset import Document
+
+    doc = key_cip("keyed", keys, glob="127.0.0.1:*/**")
+    ps = PolicySet.from_documents([Document("ClusterImagePolicy", doc["apiVersion"], "keyed", doc)])
+    outside = "ghcr.io/elsewhere/app@sha256:" + "0" * 64
+    for mode, allowed, warnings in (("allow", True, ()), ("warn", True, ("no matching policies",)),
+                                    ("deny", False, ())):
+        v = Engine(ps, EngineOptions(StoreOptions(), no_match=mode)).evaluate(outside)  # type: ignore[arg-type]
+        assert (v.allowed, v.warnings, v.digest_ref) == (allowed, warnings, None)
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        img = f"127.0.0.1:{silent.getsockname()[1]}/app@sha256:" + "0" * 64
+        engine = Engine(ps, EngineOptions(StoreOptions(allow_http_registry=True), timeout=1.0))
+        t0 = time.monotonic()
+        v = engine.evaluate(img)
+        assert time.monotonic() - t0 < 5
+    assert not v.allowed and v.digest_ref is None
+    assert v.errors[0].startswith("context was canceled before validation completed")
