@@ -229,7 +229,7 @@ def _signature_store(subject: Subject, auth: model.Authority, keychain: Any) -> 
 
     opts = subject.store_options
     if src.signature_pull_secrets:
-        from sigward.oci.registry.keychain import MultiKeychain, PullSecretKeychain
+        from sigward.oci.registry.keychain import MultiKeychain, PullSecretKeychain, default_keychain
 
         datas = []
         for name in src.signature_pull_secrets:
@@ -238,7 +238,9 @@ def _signature_store(subject: Subject, auth: model.Authority, keychain: Any) -> 
                 raise AuthorityError(f'signaturePullSecrets: secret "{name}" not found')
             datas.append(data)
         pulls = PullSecretKeychain(datas, src.signature_pull_secrets)
-        opts = replace(opts, keychain=MultiKeychain(pulls, keychain) if keychain is not None else pulls)
+        rest = keychain if keychain is not None else opts.keychain or default_keychain(
+            opts.username, opts.password, opts.registry_token)
+        opts = replace(opts, keychain=MultiKeychain(pulls, rest))
     target = parse_reference(src.oci, default_tag=False) if src.oci else subject.ref
     if isinstance(target, Reference):
         target = Reference(target.registry, target.repository)
