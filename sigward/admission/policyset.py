@@ -76,12 +76,16 @@ def _load_file(data: bytes, source: str) -> list[Document]:
     return out
 
 
-def _validate(doc: Document) -> list[str]:
+def _validate(doc: Document) -> tuple[list[str], list[str]]:
+    """(errors, warnings) from ``sigward.cip.validate`` (the ``cip`` side's rules) when present."""
     try:
         mod = importlib.import_module("sigward.cip.validate")
     except ImportError:
-        return []
-    return [str(e) for e in mod.validate(doc.body)]
+        return [], []
+    found = list(mod.validate(doc.body))
+    if hasattr(mod, "errors_only") and hasattr(mod, "warnings_only"):
+        return [str(e) for e in mod.errors_only(found)], [str(w) for w in mod.warnings_only(found)]
+    return [str(e) for e in found], []
 
 
 def _secret_data(doc: Document) -> dict[str, bytes]:
@@ -126,7 +130,8 @@ class PolicySet:
                 f"{doc.kind} {doc.name or '(unnamed)'}"
             try:
                 if doc.kind == CIP_KIND:
-                    problems = _validate(doc)
+                    problems, notes = _validate(doc)
+                    warnings.extend(f"{where}: {n}" for n in notes)
                     if problems:
                         errors.extend(f"{where}: {p}" for p in problems)
                         continue
@@ -136,7 +141,7 @@ class PolicySet:
                         continue
                     policies[cip.name] = cip
                 elif doc.kind == "TrustRoot":
-                    problems = _validate(doc)
+                    problems, _notes = _validate(doc)
                     if problems:
                         errors.extend(f"{where}: {p}" for p in problems)
                         continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -115,7 +116,20 @@ class TrustRoot:
     _lock: Lock = field(default_factory=Lock, repr=False, compare=False, hash=False)
 
     def trusted_root(self) -> Any:
-        """The ``sigward.sigstore.trust.TrustedRoot``; raises TrustRootError."""
+        """The ``sigward.sigstore.trust.TrustedRoot``; raises TrustRootError.
+
+        With the ``cip`` side's modules present (``sigward.cip.trustroot`` + ``sigward.admission.trustroots``)
+        every form goes through them (``remote`` fetched and re-synced there); else ``sigstoreKeys`` here."""
+        try:
+            parse = importlib.import_module("sigward.cip.trustroot").parse_trustroot
+            resolve = importlib.import_module("sigward.admission.trustroots").resolve
+        except (ImportError, AttributeError):
+            parse = resolve = None
+        if parse is not None and resolve is not None:
+            try:
+                return resolve(parse(self.body))
+            except SigwardError as e:
+                raise TrustRootError(str(e)) from None
         with self._lock:
             if "root" not in self._cache:
                 self._cache["root"] = self._convert()
