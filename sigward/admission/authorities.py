@@ -290,8 +290,18 @@ def policy_signature(sig: VerifiedSignature) -> dict[str, Any]:
     return out
 
 
+# The pipeline names its own settings; in a policy they are spelled as CIP fields.
+_CIP_WORDS = (
+    ("Checks.ignore_tlog skips this check", "not checked for a key authority without ctlog"),
+    ("Checks.use_signed_timestamps needs", "rfc3161timestamp needs"),
+    ("Checks.ignore_sct", "keyless.insecureIgnoreSCT"),
+)
+
+
 def _reason(err: str) -> str:
-    """sigward's identity failure in cosign's words (the e2e tests grep for them)."""
+    """sigward's reason in a policy's words; an identity failure in cosign's (the e2e tests grep for them)."""
+    for ours, theirs in _CIP_WORDS:
+        err = err.replace(ours, theirs)
     if err.startswith("certificate identity:"):
         return "none of the expected identities matched what was in the certificate:" + err[len(
             "certificate identity:"):]

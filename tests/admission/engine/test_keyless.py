@@ -70,3 +70,55 @@ def test_keyless_needs_the_trust_root(run: Callable[..., Run], write: Callable[.
     del policy["spec"]["authorities"][0]["ctlog"]
     r = run("policy", "test", "--policy", write(policy), "-o", "json", img)
     assert r.code == 1 and "signature keyless validation failed" in r.json()["errors"][0]
+
+
+def test_timestamps_sct_and_the_log(run: Callable[..., Run], write: Callable[..., str],
+                                    layout: Callable[..., str], sigstore_stack: Any, tmp_path: Any) -> None:
+    """``rfc3161timestamp`` requires a TSA timestamp from the TrustRoot; ``insecureIgnoreSCT`` skips the SCT
+    check (needed when the TrustRoot has no CT log); ``ctlog`` on a key authority turns the log check on."""
+    import yaml
+
+    from tests.admission.engine.conftest import make_keys
+
+    bundle_img, legacy_img = layout(), layout()
+    sign_keyless(run, sigstore_stack, bundle_img)  # the stack's signing config has a TSA
+    sign_keyless(run, sigstore_stack, legacy_img, legacy=True)  # a Rekor bundle, no timestamp
+    full = trustroot_from_trusted_root("local-stack", sigstore_stack.trusted_root)
+    no_ct = yaml.safe_load(yaml.safe_dump(full))
+    no_ct["metadata"]["name"] = "no-ct"
+    no_ct["spec"]["sigstoreKeys"]["ctLogs"] = []
+    roots = ["--trustroot", write(full, no_ct)]
+    ident = {"issuer": GITHUB_ISSUER, "subject": IDENTITY}
+
+    def verdict(img: str, authority: dict[str, Any]) -> Run:
+        policy = cip("p", {"images": [{"glob": "oci:**"}], "authorities": [authority]})
+        return run("policy", "test", "--policy", write(policy), *roots, "-o", "json", img)
+
+    tsa = {"keyless": {"trustRootRef": "local-stack", "identities": [ident]},
+           "rfc3161timestamp": {"trustRootRef": "local-stack"}}
+    assert verdict(bundle_img, tsa).code == 0
+    r = verdict(legacy_img, tsa)
+    assert r.code == 1
+    assert r.json()["errors"][0].endswith("no matching signatures:\ntimestamp: rfc3161timestamp needs an "
+                                          "RFC 3161 timestamp on the signature")
+
+    no_sct = {"keyless": {"trustRootRef": "no-ct", "identities": [ident]}}
+    r = verdict(bundle_img, no_sct)
+    assert r.code == 1 and "SCT" in r.json()["errors"][0]
+    no_sct["keyless"]["insecureIgnoreSCT"] = True  # type: ignore[index]
+    assert verdict(bundle_img, no_sct).code == 0
+
+    keys = make_keys(tmp_path, "logged")
+    logged, unlogged = layout(), layout()
+    r = run("sign", "--key", keys.key, "--trusted-root", str(sigstore_stack.trusted_root),
+            "--signing-config", str(sigstore_stack.signing_config), logged)
+    assert r.code == 0, r.err
+    assert run("sign", "--key", keys.key, "--tlog-upload=false", unlogged).code == 0
+    key = {"key": {"data": keys.pem}}
+    assert verdict(unlogged, key).code == 0  # a key without ctlog: no log check, as policy-controller
+    with_log = {**key, "ctlog": {"trustRootRef": "local-stack"}}
+    assert verdict(logged, with_log).code == 0
+    r = verdict(unlogged, with_log)
+    assert r.code == 1, r.out
+    assert r.json()["errors"][0].endswith("no matching signatures:\ntransparency log: the bundle has no "
+                                          "log entry (not checked for a key authority without ctlog)")
