@@ -179,9 +179,13 @@ class PolicySet:
                     docs.extend(_load_file(data, str(f)))
                 except SigwardError as e:
                     errors.append(str(e))
+        try:
+            loaded = cls.from_documents(docs)
+        except PolicyError as e:
+            errors.extend(str(e).splitlines())
         if errors:
             raise PolicyError("\n".join(errors))
-        return cls.from_documents(docs)
+        return loaded
 
     @property
     def identity(self) -> str:
