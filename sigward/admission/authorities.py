@@ -348,7 +348,7 @@ def check(subject: Subject, auth: model.Authority, keychain: Any) -> Outcome:
             store.close()
     if not verified:
         if kind == "sig":
-            inner = ("no matching signatures:\n" + _failures(reasons)) if seen else "no signatures found"
+            inner = ("no matching signatures: " + _failures(reasons)) if seen else "no signatures found"
         else:
             inner = ("no matching attestations: " + _failures(reasons)) if seen else \
                 "no matching attestations"

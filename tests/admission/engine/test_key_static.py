@@ -45,7 +45,7 @@ def test_key_signed_image_is_admitted_and_other_key_denied(run: Callable[..., Ru
     (err,) = out["errors"]
     # policy-controller's wording: the authority, the digest reference, cosign's inner error
     assert err.startswith(f"signature key validation failed for authority authority-0 for {img}: "
-                          "no matching signatures:\n")
+                          "no matching signatures: ")
     assert out["policies"]["signed-by-other"]["authorities"]["authority-0"]["passed"] is False
 
 
