@@ -13,6 +13,9 @@ command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
 command -v softhsm2-util >/dev/null 2>&1 || apt_pkgs+=(softhsm2)
 # Node runs the local Sigstore stack (tests/fixtures/sigstore_stack); the machine image normally has it.
 command -v node >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
+# The admission webhook's shared verdict cache (tests/webhook) and its load generator (bench/bench_admission.py).
+command -v redis-server >/dev/null 2>&1 || apt_pkgs+=(redis-server)
+command -v wrk >/dev/null 2>&1 || apt_pkgs+=(wrk)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing Debian packages: ${apt_pkgs[*]}" >&2

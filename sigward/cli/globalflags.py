@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from sigward.errors import UsageError
 
 # Sub-commands whose own flags use a letter cosign reserves globally.
-_OWN_SHORT = {"chart": {"-d"}}
+# `admission serve --timeout` is the per-request deadline of a long-running server, not cosign's alarm.
+_OWN_SHORT = {"chart": {"-d"}, "admission": {"--timeout"}}
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}

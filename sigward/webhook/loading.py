@@ -1,0 +1,30 @@
+"""Policies from files: ``--policies DIR`` and ``--trustroot FILE…`` through the engine's PolicySet (the same
+loading and validation as ``sigward policy test``), into one immutable generation the service swaps in."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sigward.webhook.service import Loaded
+
+
+def load(paths: Sequence[Path], options: Any) -> Loaded:
+    """Load and validate every document under ``paths``; raises with all errors when anything is invalid
+    (the caller keeps the previous generation)."""
+    import importlib
+
+    # Looked up by name while the engine (#17) lands in parallel; its API is fixed by ENGINE.md.
+    admission = importlib.import_module("sigward.admission")
+    policies = admission.PolicySet.load(list(paths))
+    engine = admission.Engine(policies, options)
+    return Loaded(engine=engine, identity=policies.identity, secrets=dict(policies.secrets),
+                  policy_count=len(policies.policies))
+
+
+def engine_options(**kw: Any) -> Any:
+    """``sigward.admission.EngineOptions(**kw)``."""
+    import importlib
+
+    return importlib.import_module("sigward.admission").EngineOptions(**kw)

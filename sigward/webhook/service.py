@@ -1,0 +1,312 @@
+"""The admission decisions, independent of the HTTP stack: an AdmissionReview in, a response out.
+
+Why it is shaped this way:
+- **Fail closed.** Every path that cannot produce a verdict (timeout, overload, engine exception, Redis
+  trouble is only a cache miss) denies the image with the reason; nothing here can admit by accident.
+- **Deadline.** Each request has ``timeout`` seconds (under the API server's webhook timeout, so the
+  answer is ours and not the API server's ``context deadline exceeded``); the images of one request are
+  verified concurrently in a bounded pool, and an image not decided in time is denied.
+- **Warm path without threads.** When every image's verdict is in the in-process cache, ``fast_validate``
+  answers on the event loop directly; only misses pay for a thread hop.
+- **Single flight.** Concurrent requests for the same uncached verdict share one evaluation, so a rollout
+  of 50 pods of one image costs one verification.
+- **Reload.** The loaded policies are one immutable value (``Loaded``) swapped atomically; a request uses
+  the value it started with, so a reload never drops or mixes requests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from sigward.webhook import messages as msg
+from sigward.webhook.cache import VerdictCache, cache_key
+from sigward.webhook.metrics import Metrics
+from sigward.webhook.review import (
+    ImageSite,
+    Review,
+    allow,
+    deny,
+    image_sites,
+    patch,
+    pull_secret_names,
+    skip_reason,
+)
+
+NEGATIVE_TTL = 10.0  # a denial may be transient (registry down): it is not kept for the whole TTL
+
+
+class EngineLike(Protocol):
+    """What the webhook needs of ``sigward.admission.Engine`` (ENGINE.md)."""
+
+    def matching(self, image: str, resource: Mapping[str, Any] | None = None) -> list[Any]: ...
+
+    def resolve(self, image: str, keychain: Any = None) -> str: ...
+
+    def evaluate(self, image: str, *, resource: Mapping[str, Any] | None = None,
+                 keychain: Any = None) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """One generation of policies: the engine over them and the identity that keys their verdicts."""
+
+    engine: EngineLike
+    identity: str
+    secrets: Mapping[tuple[str, str], Mapping[str, Any]] = field(default_factory=dict)
+    policy_count: int = 0
+
+
+@dataclass
+class _Todo:
+    site: ImageSite
+    key: str
+    decision: dict[str, Any] | None = None
+
+
+@dataclass
+class _Plan:
+    errors: list[msg.FieldError]
+    todo: list[_Todo]
+    loaded: Loaded
+    resource: Mapping[str, Any]
+
+
+class AdmissionService:
+    def __init__(self, cache: VerdictCache, metrics: Metrics, *, timeout: float = 8.0,
+                 no_match: Literal["deny", "allow", "warn"] = "deny", workers: int = 16,
+                 max_pending: int = 256, base_keychain: Any = None, cache_ttl: float = 600.0) -> None:
+        self.cache, self.metrics = cache, metrics
+        self.timeout, self.no_match, self.max_pending = timeout, no_match, max_pending
+        self.base_keychain, self.cache_ttl = base_keychain, cache_ttl
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sigward-verify")
+        self.loaded: Loaded | None = None
+        self._lock = threading.Lock()
+        self._inflight: dict[str, Future[dict[str, Any]]] = {}
+
+    # --- policies -----------------------------------------------------------------------------------
+
+    def install(self, loaded: Loaded) -> None:
+        """Make ``loaded`` the active generation (verdicts of the old one stay keyed by its identity)."""
+        self.loaded = loaded
+        self.metrics.policies_loaded.set(loaded.policy_count)
+
+    @property
+    def ready(self) -> bool:
+        return self.loaded is not None
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if self.cache.shared is not None:
+            self.cache.shared.close()
+
+    # --- validation ---------------------------------------------------------------------------------
+
+    def _plan(self, review: Review) -> _Plan | dict[str, Any]:
+        """Sort the images: errors known without verifying (not a digest, no matching policy) and the
+        verdicts to look up. Returns a finished response when nothing needs a verdict."""
+        reason = skip_reason(review)
+        if reason is not None:
+            return allow(review)
+        loaded = self.loaded
+        if loaded is None:
+            return deny(review, "validation failed: policies are not loaded yet")
+        from sigward.oci.reference import parse_registry_reference
+
+        resource = review.object
+        errors: list[msg.FieldError] = []
+        todo: list[_Todo] = []
+        for site in image_sites(review):
+            try:
+                ref = parse_registry_reference(site.image, default_tag=False)
+            except Exception:
+                errors.append(msg.unparsable(site))
+                continue
+            if not ref.digest:
+                errors.append(msg.not_digest(site))
+                continue
+            try:
+                matched = loaded.engine.matching(site.image, resource)
+            except Exception as e:
+                errors.append(msg.failed(site, f"matching policies failed: {e}"))
+                continue
+            if not matched:
+                if self.no_match != "allow":
+                    errors.append(msg.no_match(site, warning=self.no_match == "warn"))
+                continue
+            names = ",".join(sorted(str(getattr(p, "name", p)) for p in matched))
+            rhash = _resource_hash(resource, review) if any(_looks_at_resource(p) for p in matched) else ""
+            key = cache_key(f"{ref.name}@{ref.digest}", f"{loaded.identity}|{names}", rhash)
+            todo.append(_Todo(site, key))
+        return _Plan(errors, todo, loaded, resource)
+
+    def fast_validate(self, review: Review) -> dict[str, Any] | None:
+        """The answer when it needs no I/O (skipped, known errors, in-process cache hits), else None."""
+        plan = self._plan(review)
+        if isinstance(plan, dict):
+            return plan
+        for t in plan.todo:
+            t.decision = self.cache.get_local(t.key)
+            if t.decision is None:
+                return None
+        for _ in plan.todo:
+            self.metrics.cache_hits.labels("memory").inc()
+        return self._respond(review, plan)
+
+    def validate(self, review: Review, started: float | None = None) -> dict[str, Any]:
+        """The full path: cache tiers, then the engine for misses, concurrently, within the deadline."""
+        deadline = (started or time.monotonic()) + self.timeout
+        plan = self._plan(review)
+        if isinstance(plan, dict):
+            return plan
+        keychain = self._keychain(review, plan.loaded)
+        futures: dict[int, Future[dict[str, Any]]] = {}
+        for i, t in enumerate(plan.todo):
+            t.decision, tier = self.cache.get(t.key)
+            if t.decision is not None:
+                self.metrics.cache_hits.labels(tier or "memory").inc()
+                continue
+            self.metrics.cache_misses.inc()
+            fut = self._submit(plan.loaded, t, plan.resource, keychain)
+            if fut is None:
+                plan.errors.append(msg.failed(t.site, "the admission server is overloaded; retry later"))
+                self.metrics.failures.labels("overload").inc()
+            else:
+                futures[i] = fut
+        if futures:
+            wait_futures(list(futures.values()), timeout=max(0.0, deadline - time.monotonic()))
+        for i, fut in futures.items():
+            t = plan.todo[i]
+            if not fut.done():
+                reason = f"verification did not finish within the {self.timeout:g}s admission deadline"
+                plan.errors.append(msg.failed(t.site, reason))
+                self.metrics.failures.labels("timeout").inc()
+                continue
+            exc = fut.exception()
+            if exc is not None:
+                plan.errors.append(msg.failed(t.site, f"internal error: {exc}"))
+                self.metrics.failures.labels("error").inc()
+                continue
+            t.decision = fut.result()
+        plan.todo = [t for t in plan.todo if t.decision is not None]
+        return self._respond(review, plan)
+
+    def _respond(self, review: Review, plan: _Plan) -> dict[str, Any]:
+        errors = list(plan.errors)
+        for t in plan.todo:
+            assert t.decision is not None
+            errors += msg.field_errors(t.site, t.decision)
+        message, warnings = msg.outcome(errors)
+        return deny(review, message, warnings) if message else allow(review, warnings)
+
+    def _submit(self, loaded: Loaded, t: _Todo, resource: Mapping[str, Any],
+                keychain: Any) -> Future[dict[str, Any]] | None:
+        """One evaluation per key at a time (single flight); None when too many are pending."""
+        with self._lock:
+            fut = self._inflight.get(t.key)
+            if fut is not None:
+                return fut
+            if len(self._inflight) >= self.max_pending:
+                return None
+            fut = self.pool.submit(self._evaluate, loaded, t.key, t.site.image, resource, keychain)
+            self._inflight[t.key] = fut
+        fut.add_done_callback(self._done_callback(t.key))
+        return fut
+
+    def _done_callback(self, key: str) -> Callable[[Future[dict[str, Any]]], None]:
+        def done(_fut: Future[dict[str, Any]]) -> None:
+            with self._lock:
+                self._inflight.pop(key, None)
+        return done
+
+    def _evaluate(self, loaded: Loaded, key: str, image: str, resource: Mapping[str, Any],
+                  keychain: Any) -> dict[str, Any]:
+        """In a worker thread: the engine's verdict as plain data, cached even when the request that
+        asked has already timed out (its retry then finds it)."""
+        verdict = loaded.engine.evaluate(image, resource=resource, keychain=keychain)
+        decision = msg.decision_of(verdict)
+        for name, passed in decision["policies"].items():
+            self.metrics.policy_verdicts.labels(name, "pass" if passed else "fail").inc()
+        if decision["digest_ref"]:
+            ttl = self.cache_ttl if decision["allowed"] else min(self.cache_ttl, NEGATIVE_TTL)
+            self.cache.set(key, decision, ttl)
+        return decision
+
+    def _keychain(self, review: Review, loaded: Loaded) -> Any:
+        """The pod's imagePullSecrets (from the Secrets loaded with the policies), before the base keychain;
+        None (the engine's default) when the pod names none that are known."""
+        names = pull_secret_names(review)
+        found = [(n, loaded.secrets[(review.namespace, n)]) for n in names
+                 if (review.namespace, n) in loaded.secrets]
+        if not found:
+            return None
+        from sigward.oci.registry.keychain import MultiKeychain, PullSecretKeychain, default_keychain
+
+        pull = PullSecretKeychain([data for _, data in found], [f"{review.namespace}/{n}" for n, _ in found])
+        return MultiKeychain(pull, self.base_keychain or default_keychain())
+
+    # --- mutation -----------------------------------------------------------------------------------
+
+    def mutate(self, review: Review, started: float | None = None) -> dict[str, Any]:
+        """Tag → ``repo:tag@sha256:…`` for every image that has no digest, as a JSONPatch. An image that does
+        not resolve is left alone: the validating webhook then denies it (``must be an image digest``)."""
+        deadline = (started or time.monotonic()) + self.timeout
+        loaded = self.loaded
+        if skip_reason(review) is not None or loaded is None:
+            return allow(review)
+        from sigward.oci.reference import parse_registry_reference
+
+        keychain = self._keychain(review, loaded)
+        jobs: list[tuple[ImageSite, Future[str]]] = []
+        for site in image_sites(review):
+            try:
+                ref = parse_registry_reference(site.image, default_tag=False)
+            except Exception:
+                continue
+            if ref.digest:
+                continue
+            jobs.append((site, self.pool.submit(loaded.engine.resolve, site.image, keychain)))
+        if jobs:
+            wait_futures([f for _, f in jobs], timeout=max(0.0, deadline - time.monotonic()))
+        ops = []
+        for site, fut in jobs:
+            if not fut.done() or fut.exception() is not None:
+                continue
+            digest = fut.result().rpartition("@")[2]
+            if digest.startswith("sha256:"):
+                ops.append({"op": "replace", "path": site.pointer, "value": f"{site.image}@{digest}"})
+        return patch(review, ops)
+
+
+def _looks_at_resource(cip: Any) -> bool:
+    """Whether a policy's verdict can depend on the admitted object (CIP-level policy with includeSpec /
+    includeObjectMeta / includeTypeMeta). Unknown shapes count as yes: a wrong cache hit is worse than a
+    miss."""
+    policy = getattr(cip, "policy", None)
+    if policy is None:
+        return False
+    flags = [getattr(policy, n, None) for n in ("include_spec", "include_object_meta", "include_type_meta")]
+    if all(f is None for f in flags):
+        return True
+    return any(bool(f) for f in flags)
+
+
+def _resource_hash(resource: Mapping[str, Any], review: Review) -> str:
+    meta = resource.get("metadata") if isinstance(resource.get("metadata"), Mapping) else {}
+    assert isinstance(meta, Mapping)
+    stable = {k: v for k, v in meta.items() if k not in ("resourceVersion", "uid", "generation",
+                                                           "managedFields", "creationTimestamp")}
+    doc = {"spec": resource.get("spec"), "metadata": stable, "kind": review.kind,
+           "apiVersion": resource.get("apiVersion")}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def policy_names(policies: Sequence[Any]) -> list[str]:
+    return [str(getattr(p, "name", p)) for p in policies]
