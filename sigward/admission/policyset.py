@@ -62,7 +62,7 @@ def _load_file(data: bytes, source: str) -> list[Document]:
     try:
         raw = [d for d in yaml.safe_load_all(data) if d is not None]
     except yaml.YAMLError as e:
-        raise PolicyError(f"{source}: not valid YAML: {e}".replace("\n", " "))
+        raise PolicyError(f"{source}: invalid YAML: {e}".replace("\n", " "))
     out: list[Document] = []
     for d in raw:
         items = d.get("items") if isinstance(d, dict) and d.get("kind") == "List" else [d]

@@ -28,7 +28,8 @@ def test_directories_order_and_identity(tmp_path: Path, write: Callable[..., str
     assert ps.secrets[("cosign-system", "k")] == {"cosign.pub": b"pub", "note": b"plain"}
     other = PolicySet.load([Path(write(SECRET, b)), Path(write(a))])
     assert other.identity == ps.identity
-    changed = PolicySet.load([Path(write(SECRET, b)), Path(write(cip("a", {"images": [{"glob": "x/**"}]})))])
+    moved = cip("a", {"images": [{"glob": "x/**"}], "authorities": [{"static": {"action": "pass"}}]})
+    changed = PolicySet.load([Path(write(SECRET, b)), Path(write(moved))])
     assert changed.identity != ps.identity
 
 
@@ -40,7 +41,7 @@ def test_every_error_at_once(tmp_path: Path, write: Callable[..., str], run: Cal
         PolicySet.load([bad_yaml, tmp_path / "missing.yaml", Path(unknown)])
     lines = str(e.value).splitlines()
     assert len(lines) == 3
-    assert "not valid YAML" in lines[0] and "cannot read" in lines[1] and "unknown type" in lines[2]
+    assert "invalid YAML" in lines[0] and "cannot read" in lines[1] and "unknown type" in lines[2]
     r = run("policy", "test", "--policy", str(bad_yaml), "--policy", unknown, "oci:/nowhere")
     assert r.code == 1 and r.out == ""
     assert r.err.count("Error:") == 1 and "(and 1 more:" in r.err and len(r.err.strip().splitlines()) == 1
