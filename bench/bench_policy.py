@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
                 v = engine.evaluate(image)
                 warm.append(time.perf_counter() - t0)
                 assert v.allowed
-            engine.close()
+            engine.close()  # a live client must not outlive its user (forked children would share it)
 
             ours = [*sw, "policy", "test", "--policy", str(cips), "--allow-http-registry", image]
             tester = policy_tester()

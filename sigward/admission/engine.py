@@ -97,10 +97,12 @@ class Engine:
         self.options = options
         self._warm: dict[tuple[str, Any], Any] = {}
         self._warm_lock = threading.Lock()
+        self._closed = False
 
     def close(self) -> None:
         """Give back the warm connections."""
         with self._warm_lock:
+            self._closed = True  # an evaluation still running (past its deadline) adds nothing after this
             leases = list(self._warm.values())
             self._warm.clear()
         for lease in leases:
@@ -124,7 +126,7 @@ class Engine:
                                               user_agent=opts.user_agent)
         key = (ref.api_host.lower(), client_opts)
         with self._warm_lock:
-            if key not in self._warm:
+            if not self._closed and key not in self._warm:
                 self._warm[key] = transport.lease(ref.api_host, client_opts)
 
     # --- matching ----------------------------------------------------------------------------------

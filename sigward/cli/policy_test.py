@@ -58,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
         raise PolicyError(f"{lines[0]}{more}") from None
     resource = _resource(args.resource)
     cue = os.environ.get("SIGWARD_CUE") or shutil.which("cue")
-    engine = Engine(policies, EngineOptions(store_options(args), cue=Path(cue) if cue else None))
-    verdicts = [engine.evaluate(image, resource=resource) for image in args.images]
+    # Closed at the end: the engine keeps registry connections warm, and a live client must not outlive
+    # the command (a library caller that forks would share its sockets).
+    with Engine(policies, EngineOptions(store_options(args), cue=Path(cue) if cue else None)) as engine:
+        verdicts = [engine.evaluate(image, resource=resource) for image in args.images]
     if args.output == "json":
         out: Any = [v.to_json() for v in verdicts]
         sys.stdout.write(json.dumps(out[0] if len(out) == 1 else out, indent=2) + "\n")

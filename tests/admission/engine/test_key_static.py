@@ -143,14 +143,14 @@ def test_engine_api_is_thread_safe_and_reports_the_digest(image: Callable[..., s
         sign(run, keys, img)
     doc = key_cip("keyed", keys)
     ps = PolicySet.from_documents([Document("ClusterImagePolicy", doc["apiVersion"], "keyed", doc)])
-    engine = Engine(ps, EngineOptions(StoreOptions(allow_http_registry=True)))
     tagged = imgs[0].split("@")[0] + ":v0"  # the fixture tagged it v0: a tag resolves to its digest
-    with ThreadPoolExecutor(4) as pool:
+    with Engine(ps, EngineOptions(StoreOptions(allow_http_registry=True))) as engine, \
+            ThreadPoolExecutor(4) as pool:
         verdicts = list(pool.map(engine.evaluate, imgs * 2))
+        assert engine.resolve(tagged) == imgs[0]
+        assert [p.name for p in engine.matching(imgs[0])] == ["keyed"]
     assert [v.allowed for v in verdicts] == [True, True, False, False] * 2
     assert all(v.digest_ref == v.image for v in verdicts)
-    assert engine.resolve(tagged) == imgs[0]
-    assert [p.name for p in engine.matching(imgs[0])] == ["keyed"]
     assert ps.identity == PolicySet.from_documents(
         [Document("ClusterImagePolicy", doc["apiVersion"], "keyed", doc)]).identity
 
@@ -173,9 +173,9 @@ def test_no_match_options_and_the_deadline(keys: KeyPair) -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         img = f"127.0.0.1:{silent.getsockname()[1]}/app@sha256:" + "0" * 64
-        engine = Engine(ps, EngineOptions(StoreOptions(allow_http_registry=True), timeout=1.0))
         t0 = time.monotonic()
-        v = engine.evaluate(img)
+        with Engine(ps, EngineOptions(StoreOptions(allow_http_registry=True), timeout=1.0)) as engine:
+            v = engine.evaluate(img)
         assert time.monotonic() - t0 < 5
     assert not v.allowed and v.digest_ref is None
     assert v.errors[0].startswith("context was canceled before validation completed")
