@@ -7,8 +7,9 @@ and so the same checks, as ``--trusted-root``. Log IDs are the SHA-256 of the ke
 policy-controller computes them. Keys without a validity period are valid from the epoch, as upstream
 treats them (no time bound).
 
-``remote`` (a TUF mirror) and ``repository`` (a TUF repository in the resource) need TUF I/O; they are
-the ``cip`` side's ``sigward/admission/trustroots.py`` and refused here with a clear error until then.
+When ``sigward.cip.trustroot`` and ``sigward.admission.trustroots`` are present (they are on main), every
+form goes through them — ``repository`` (a TUF repository in the resource) and ``remote`` (a TUF mirror,
+fetched and re-synced) included; the conversion here is the fallback for ``sigstoreKeys`` alone.
 """
 
 from __future__ import annotations
