@@ -180,9 +180,13 @@ def validate_oci(oci: str) -> str | None:
     else:
         registry = oci
     try:
-        host_ok = urlsplit("//" + registry).netloc == registry
+        # Go's url.Parse also refuses spaces and control characters in a host.
+        host_ok = (urlsplit("//" + registry).netloc == registry
+                   and not re.search(r"[\s\x00-\x1f\x7f]", registry))
     except ValueError:
         host_ok = False
     if not host_ok:
         return f"registries must be valid RFC 3986 URI authorities: {registry}"
+    if sep and registry in ("index.docker.io", "docker.io") and "/" not in repo:
+        return "strict validation requires the full repository path (missing 'library')"
     return None

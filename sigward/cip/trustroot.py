@@ -83,10 +83,18 @@ class TrustRoot:
 
 def parse_trustroot(doc: Mapping[str, Any]) -> TrustRoot:
     """A TrustRoot document that :func:`sigward.cip.validate.validate` accepted → :class:`TrustRoot`."""
-    from sigward.cip.schema import decode_bytes
 
     name = str((doc.get("metadata") or {}).get("name") or "")
     spec = doc.get("spec") or {}
+    try:
+        return _parse_spec(name, spec)
+    except (ValueError, TypeError, AttributeError) as e:  # a document validate() would have refused
+        raise TrustRootError(f"TrustRoot {name}: not a valid TrustRoot ({e}); run `sigward policy validate`")
+
+
+def _parse_spec(name: str, spec: Mapping[str, Any]) -> TrustRoot:
+    from sigward.cip.schema import decode_bytes
+
     if spec.get("sigstoreKeys") is not None:
         return TrustRoot(name, "sigstoreKeys", sigstore_keys=spec["sigstoreKeys"])
     for form in ("remote", "repository"):

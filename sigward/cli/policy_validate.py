@@ -56,6 +56,26 @@ def _error_json(e: FieldError) -> dict[str, Any]:
     return {"error": str(e), "message": e.message, "paths": list(e.paths), "details": e.details}
 
 
+def _warn_duplicates(results: list[tuple[Document, list[FieldError]]]) -> None:
+    """A warning on every later document with the kind and name of an earlier one: in a cluster there is
+    one object per name (``kubectl apply`` keeps the last), so two policies given under one name are
+    almost always a copy-paste slip."""
+    from sigward.cip.fielderror import FieldError
+
+    first: dict[tuple[str, str, str], Document] = {}
+    for doc, errs in results:
+        if not doc.name:
+            continue
+        meta = doc.body.get("metadata")
+        ns = str(meta.get("namespace") or "") if isinstance(meta, dict) else ""
+        key = (doc.kind, ns, doc.name)
+        if key in first:
+            errs.append(FieldError(f"{doc.label} is defined more than once (also {first[key].where})",
+                                   ("metadata.name",), level="Warning"))
+        else:
+            first[key] = doc
+
+
 def run(args: argparse.Namespace) -> int:
     from sigward.cip.documents import load_documents
     from sigward.cip.validate import validate
@@ -65,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         for doc in load_documents(data, label):
             results.append((doc, validate(doc.body)))
 
+    _warn_duplicates(results)
     all_valid = all(not any(e.level == "Error" for e in errs) for _, errs in results)
     if args.output == "json":
         docs = []

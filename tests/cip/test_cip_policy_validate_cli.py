@@ -109,3 +109,16 @@ def test_bad_input_is_one_error_line(tmp_path: Path) -> None:
         assert r.stdout == ""
         assert r.stderr.startswith(want) and r.stderr.count("\n") == 1, r.stderr
         assert "Traceback" not in r.stderr
+
+
+def test_duplicate_names_warned(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text(GOOD)
+    b.write_text(GOOD)
+    r = run(str(a), str(b))
+    assert r.returncode == 0
+    assert r.stdout.splitlines() == [
+        "clusterimagepolicy/good valid",
+        f"{b}: clusterimagepolicy/good: Warning: clusterimagepolicy/good is defined more than once "
+        f"(also {a}: document 1): metadata.name",
+        "clusterimagepolicy/good valid"]

@@ -80,3 +80,28 @@ def test_cache_shares_entries_by_content_for_inline_keys() -> None:
     renamed["metadata"]["name"] = "other"
     cache = TrustRootCache()
     assert cache.resolve(a) is cache.resolve(parse_trustroot(renamed))
+
+
+E2E = KEYS.parent / "e2e"
+
+
+def test_e2e_with_remote_filled_from_a_served_repository(tmp_path: Path) -> None:
+    # policy-controller's e2e TrustRoot, its placeholders filled as its e2e script fills them.
+    with serve(tmp_path, {"trusted_root.json": trusted_root_json()}) as repo:
+        text = (E2E / "with-remote.yaml").read_text().replace("TUF_MIRROR", repo.url).replace(
+            "ROOT_JSON", base64.b64encode(repo.root_file.read_bytes()).decode())
+        (doc,) = load_documents(text.encode(), "with-remote.yaml")
+        assert validate(doc.body) == []
+        assert len(TrustRootCache().resolve(parse_trustroot(doc.body)).ctlogs) == 1
+
+
+def test_e2e_with_repository_filled_from_a_serialized_repository() -> None:
+    from tests.cip.tufserial import build, tar_gz
+
+    files, root = build({"trusted_root.json": trusted_root_json()})
+    text = (E2E / "with-repository.yaml").read_text().replace(
+        "ROOT_JSON", base64.b64encode(root).decode()).replace(
+        "REPOSITORY", base64.b64encode(tar_gz(files)).decode())
+    (doc,) = load_documents(text.encode(), "with-repository.yaml")
+    assert validate(doc.body) == []
+    assert len(TrustRootCache().resolve(parse_trustroot(doc.body)).certificate_authorities) == 1

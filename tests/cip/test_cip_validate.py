@@ -146,7 +146,13 @@ def test_empty_authorities_allowed_when_configured() -> None:
     ({**KEYLESS, "source": [{"oci": "a.io/x"}, {"oci": "b.io/y"}]},
      "invalid value: source: spec.authorities[0].source\nonly single source is supported"),
     ({**KEYLESS, "source": [{"oci": "registry.example.com/UPPER"}]},
-     "invalid value: registry.example.com/UPPER: spec.authorities[0].source[0].oci"),
+     "invalid value: registry.example.com/UPPER: spec.authorities[0].source[0].oci\n"
+     "repository can only contain the characters `abcdefghijklmnopqrstuvwxyz0123456789_-./`: UPPER"),
+    ({**KEYLESS, "source": [{"oci": "index.docker.io/sigs"}]},
+     "strict validation requires the full repository path (missing 'library')"),
+    ({**KEYLESS, "source": [{"oci": "my registry"}]},
+     "invalid value: my registry: spec.authorities[0].source[0].oci\n"
+     "registries must be valid RFC 3986 URI authorities: my registry"),
     ({**KEYLESS, "source": [{"signaturePullSecrets": [{"name": "a"}, {}]}]},
      "missing field(s): spec.authorities[0].source[0].signaturePullSecrets[1].name"),
     ({**KEYLESS, "attestations": [{"predicateType": "https://x"}]},
