@@ -54,7 +54,8 @@ def sign_keyless(image: str, stack: Any, *, legacy: bool = False) -> None:
     token = stack.minter.mint_github()
     if legacy:
         sigward("sign", "--yes", "--identity-token", token, "--new-bundle-format=false",
-                "--use-signing-config=false", "--fulcio-url", stack.fulcio_url, "--rekor-url", stack.rekor_url,
+                "--use-signing-config=false", "--fulcio-url", stack.fulcio_url,
+                "--rekor-url", stack.rekor_url,
                 "--trusted-root", stack.trusted_root, image)
     else:
         sigward("sign", "--yes", "--identity-token", token, "--trusted-root", stack.trusted_root,
@@ -73,7 +74,8 @@ def trustroot(name: str, stack: Any) -> dict[str, Any]:
     log = {"baseURL": stack.rekor_url, "hashAlgorithm": "sha-256", "publicKey": _b64(stack.rekor_public_key)}
     return {"apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "TrustRoot", "metadata": {"name": name},
             "spec": {"sigstoreKeys": {
-                "certificateAuthorities": [{"subject": {"organization": "sigstore.dev", "commonName": "sigstore"},
+                "certificateAuthorities": [{"subject": {"organization": "sigstore.dev",
+                                                        "commonName": "sigstore"},
                                             "uri": stack.fulcio_url, "certChain": _b64(stack.fulcio_chain)}],
                 "tLogs": [log],
                 "ctLogs": [{"baseURL": stack.url, "hashAlgorithm": "sha-256",
