@@ -64,7 +64,7 @@ def run_wrk(url: str, body: Path, work: Path, seconds: int, connections: int) ->
                    f'local f = io.open("{body}", "rb"); wrk.body = f:read("*all"); f:close()\n')
     cmd = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(lua), url]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
-    return parse_wrk(out), " ".join(["wrk", *cmd[1:5], "--latency", "-s", "post.lua", "https://…/validations"])
+    return parse_wrk(out), " ".join(["wrk", *cmd[1:5], "-s", "post.lua", "https://…/validations"])
 
 
 def main(argv: list[str] | None = None) -> int:
