@@ -126,6 +126,9 @@ class AdmissionService:
         errors: list[msg.FieldError] = []
         todo: list[_Todo] = []
         context = _match_context(review)
+        # Verdicts reached with a pod's pull secrets are kept apart from those reached without them.
+        creds = ",".join(f"{review.namespace}/{n}" for n in pull_secret_names(review)
+                         if (review.namespace, n) in loaded.secrets)
         for site in image_sites(review):
             kind, digest_ref, names, looks = self._classify(loaded, site.image, context, resource)
             if kind == "unparsable":
@@ -139,7 +142,7 @@ class AdmissionService:
                     errors.append(msg.no_match(site, warning=self.no_match == "warn"))
             else:
                 rhash = _resource_hash(resource, review) if looks else ""
-                todo.append(_Todo(site, cache_key(digest_ref, f"{loaded.identity}|{names}", rhash)))
+                todo.append(_Todo(site, cache_key(digest_ref, f"{loaded.identity}|{names}|{creds}", rhash)))
         return _Plan(errors, todo, loaded, resource)
 
     def _classify(self, loaded: Loaded, image: str, context: str,

@@ -272,3 +272,37 @@ def test_faults_deny_with_a_reason(world: World, certs: Path, registry: Any, tmp
         "validation failed: failed policy: no-root-policy: spec.containers[0].image\n"
         f"{world.images['keyless']} "
         "constructing checkOpts for authority-0: trustRootRef no-such-trustroot not found")
+
+
+def test_pull_secrets_from_the_policy_directory(tls_registry: Any, world: World, certs: Path, tmp_path: Path,
+                                                start: Callable[..., ServerProcess]) -> None:
+    """A registry with basic auth: the pod's imagePullSecrets, given as a Secret manifest beside the
+    policies, are the credentials; without them the image cannot be read and is denied."""
+    from tests.webhook.world import sigward
+
+    user, password = tls_registry.username, tls_registry.password
+    digest = push_image(tls_registry, "webhook/private/app", "v1", auth=(user, password))
+    img = f"{tls_registry.host}/webhook/private/app@{digest}"
+    sigward("sign", "--yes", "--tlog-upload=false", "--key", world.key, "--registry-username", user,
+            "--registry-password", password, "--registry-cacert", tls_registry.ca_file, img)
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    config = json.dumps({"auths": {tls_registry.host: {"auth": auth}}})
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+              "metadata": {"name": "regcred", "namespace": "team"},
+              "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()}}
+    policies = write_policies(tmp_path / "private", [
+        key_cip("private-policy", f"{tls_registry.host}/webhook/private/**", world.pub), secret]).parent
+    empty_docker_config = tmp_path / "docker"
+    empty_docker_config.mkdir()
+    s = ServerProcess(policies, certs, "--registry-cacert", str(tls_registry.ca_file),
+                      env={"DOCKER_CONFIG": str(empty_docker_config)})
+    try:
+        s.wait_ready()
+        anonymous = validate(s, workload("Pod", pod_spec(img), namespace="team"))
+        assert anonymous["allowed"] is False, anonymous
+        spec = pod_spec(img, pull_secrets=("regcred",))
+        assert validate(s, workload("Pod", spec, namespace="team"))["allowed"] is True
+        # The same secret name in another namespace is not that Secret.
+        assert validate(s, workload("Pod", spec, namespace="other"))["allowed"] is False
+    finally:
+        s.stop()
