@@ -306,3 +306,31 @@ def test_pull_secrets_from_the_policy_directory(tls_registry: Any, world: World,
         assert validate(s, workload("Pod", spec, namespace="other"))["allowed"] is False
     finally:
         s.stop()
+
+
+def test_policies_reload_without_restart(world: World, certs: Path, tmp_path: Path,
+                                         start: Callable[..., ServerProcess]) -> None:
+    import shutil
+    import time
+
+    policies = tmp_path / "reloading"
+    shutil.copytree(world.policies, policies)
+    s = start(policies, certs)
+    img = world.images["nomatch"]
+    assert "no matching policies" in validate(s, workload("Pod", pod_spec(img)))["status"]["message"]
+    static = {"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+              "metadata": {"name": "elsewhere-static"},
+              "spec": {"images": [{"glob": f"{world.host}/elsewhere/**"}],
+                       "authorities": [{"static": {"action": "pass"}}]}}
+    write_policies(policies, [static], name="static.yaml")
+    deadline = time.monotonic() + 20
+    while not validate(s, workload("Pod", pod_spec(img)))["allowed"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert validate(s, workload("Pod", pod_spec(img)))["allowed"] is True
+    (policies / "broken.yaml").write_text("kind: ClusterImagePolicy\nspec: [unclosed\n")
+    reloads = "sigward_admission_policy_reloads_total"
+    while s.metric(reloads, result="error") < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert s.metric("sigward_admission_policy_reloads_total", result="error") == 1
+    assert validate(s, workload("Pod", pod_spec(img)))["allowed"] is True  # the last good set stays
+    assert s.get("/readyz")[0] == 200
