@@ -69,6 +69,7 @@ class TLSReloader:
     def _load(self) -> ssl.SSLContext:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_alpn_protocols(["http/1.1"])  # the API server offers h2 first; aiohttp speaks HTTP/1.1
         ctx.load_cert_chain(str(self.cert), str(self.key))
         return ctx
 
