@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sigward.webhook.review import ReviewError, parse_review
+from sigward.webhook.review import POD_SPEC_AT, ReviewError, parse_review
 from sigward.webhook.service import AdmissionService, Loaded
 
 log = logging.getLogger("sigward.admission")
@@ -137,7 +137,9 @@ class AdmissionServer:
         verdict = ("patched" if "patch" in response else "allowed") if response["allowed"] else "denied"
         if response["allowed"] and response.get("warnings"):
             verdict = "warned"
-        metrics.requests.labels(path, review.kind, verdict).inc()
+        # Only the workload kinds become label values: a label per arbitrary kind would grow without bound.
+        kind = review.kind if (review.group, review.kind) in POD_SPEC_AT else "other"
+        metrics.requests.labels(path, kind, verdict).inc()
         metrics.duration.labels(path).observe(time.monotonic() - started)
         return web.json_response(result, dumps=_dumps)
 
