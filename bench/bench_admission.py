@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.stop()
             registry.stop()
 
-    print("## 9. Admission webhook (`bench/bench_admission.py`)\n")
+    print("## 10. Admission webhook (`bench/bench_admission.py`)\n")
     print(f"`python3 -m bench.bench_admission` — `{cmd}`; the body is one AdmissionReview of a Deployment "
           "with a key-signed and a keyless-signed image (both admitted). Server and wrk share the machine's "
           f"CPUs. Target: p99 ≤ {TARGET_P99_MS:g} ms warm.\n")
