@@ -12,6 +12,9 @@ destination the warm-up filled. crane has no layout → layout copy, and pushes 
 from a layout, so those cells are empty. sigward also discovers and copies attached signatures,
 attestations and referrers (there are none here), which the peers do not do: that cost is included.
 
+skopeo (and GNU time) come from Debian: missing ones are installed with apt-get (as root or ``sudo -n``), or
+the script says the command to run. crane is built from the Go module proxy (``tests/fixtures/gotools.py``).
+
 Start-up rows compare whole processes with a floor: ``sigward version`` ÷ ``python -c pass``, and a
 key-based ``sigward verify`` of a signed layout ÷ a Python script that imports ``cryptography`` and checks
 one ECDSA signature.
@@ -61,6 +64,31 @@ def crane_path() -> str | None:
     except Exception as e:  # crane needs Go; the table says so rather than failing the whole run
         print(f"(crane unavailable: {e})", file=sys.stderr)
         return None
+
+
+# Debian packages the benchmark needs: the peer, and GNU time for the peak RSS of each process.
+DEBIAN_TOOLS = {"skopeo": "skopeo", "/usr/bin/time": "time"}
+
+
+def ensure_debian_tools() -> None:
+    """Find skopeo and GNU time, installing the missing ones with apt-get on a fresh Debian machine (as
+    root, or through ``sudo -n``), so ``python3 -m bench.bench_copy_peers`` runs anywhere the test suite
+    does. Where that is impossible, stop with the command to run."""
+    missing = [pkg for tool, pkg in DEBIAN_TOOLS.items()
+               if not (os.path.exists(tool) if tool.startswith("/") else shutil.which(tool))]
+    if not missing:
+        return
+    how = f"apt-get install -y {' '.join(missing)}"
+    sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
+    if sudo is None or shutil.which("apt-get") is None:
+        raise SystemExit(f"missing {', '.join(missing)}: install with `{how}` (Debian) and run again")
+    print(f"installing {', '.join(missing)} (apt-get) ...", file=sys.stderr)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in ([*sudo, "apt-get", "update", "-qq"], [*sudo, "apt-get", "install", "-y", "-qq", *missing]):
+        if run_child(cmd, env=env, check=False).returncode != 0:
+            raise SystemExit(f"`{' '.join(cmd)}` failed: install with `{how}` and run again")
+    if shutil.which("skopeo") is None:
+        raise SystemExit(f"skopeo still not found after `{how}`")
 
 
 # -- content -----------------------------------------------------------------------------------------
@@ -306,9 +334,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-crane", action="store_true", help="skip crane (no Go toolchain)")
     args = ap.parse_args(argv)
     widths = [int(w) for w in args.widths.split(",") if w]
-    if shutil.which("skopeo") is None:
-        raise SystemExit("skopeo is not installed (apt-get install skopeo)")
+    ensure_debian_tools()
     crane = None if args.no_crane else crane_path()
+    load_before = os.getloadavg()
     from tests.fixtures.registries import start_registry
 
     with tempfile.TemporaryDirectory(prefix="sigward-bench-peers-") as tmp:
@@ -334,13 +362,19 @@ def main(argv: list[str] | None = None) -> int:
             dst_reg.stop()
             cold.stop()
     ncpu = os.cpu_count()
+    load_after = os.getloadavg()
     print(f"#### Copy: sigward vs skopeo {_version(['skopeo', '--version'])} and crane "
           f"{_crane_version(crane)}, {args.runs} interleaved runs each, medians\n")
-    print(f"Whole processes on {ncpu} CPUs; lower ratios are better (≤ 1.0: sigward is as fast or faster).\n")
+    print(f"Whole processes on {ncpu} CPUs; lower ratios are better (≤ 1.0: sigward is as fast or faster). "
+          f"Load average (1/5/15 min) at the start {_load(load_before)}, at the end {_load(load_after)}.\n")
     print(render(cases))
     print("\n#### Start-up against its floor (interleaved, medians)\n")
     print(table(["comparison", "sigward", "floor", "ratio"], start))
     return 0
+
+
+def _load(avg: tuple[float, float, float]) -> str:
+    return " / ".join(f"{x:.1f}" for x in avg)
 
 
 def _version(cmd: list[str]) -> str:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`: run every benchmark in bench/ and regenerate docs/benchmarks.md from their output.
-# Needs docker-registry and skopeo (Debian packages), Go for crane (scripts/go-tools.sh builds it), GNU time,
+# Needs docker-registry and skopeo (Debian packages, installed here when missing), Go for crane (scripts/go-tools.sh builds it), GNU time,
 # and ~3 GiB of free space in $TMPDIR for the 1 GiB cases.
 # The document is written to a temporary file and moved into place only when every benchmark succeeded,
 # so a failed or interrupted run never leaves a half-written docs/benchmarks.md.
@@ -11,7 +11,16 @@ if ! python3 -c 'import sigward, httpx' >/dev/null 2>&1; then
   bash scripts/install.sh
 fi
 command -v docker-registry >/dev/null || { echo "Error: docker-registry is not installed" >&2; exit 1; }
-command -v skopeo >/dev/null || { echo "Error: skopeo is not installed (apt-get install skopeo)" >&2; exit 1; }
+# The copy benchmark's peer (skopeo) and GNU time (peak RSS) are Debian packages: install what is missing.
+bench_pkgs=()
+command -v skopeo >/dev/null 2>&1 || bench_pkgs+=(skopeo)
+[ -x /usr/bin/time ] || bench_pkgs+=(time)
+if [ ${#bench_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+  echo "installing Debian packages: ${bench_pkgs[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${bench_pkgs[@]}" >/dev/null
+fi
 
 OUT=docs/benchmarks.md
 TMP="$(mktemp "${OUT}.XXXXXX")"

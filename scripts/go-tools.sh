@@ -22,14 +22,22 @@ CUE_VERSION=v0.17.1
 LIFECYCLE_VERSION=v0.21.17
 # local-kms publishes tags without a "v", so the module proxy knows it only by pseudo-version.
 LOCAL_KMS_VERSION=v0.0.0-20260228092603-2a5e92d09ab6
+POLICY_CONTROLLER_VERSION=v0.13.1
+KUBERNETES_VERSION=v1.37.2
+ETCD_VERSION=v3.6.13
+HELM_VERSION=v3.21.4
 
 declare -A VERSION=([cosign]=$COSIGN_VERSION [crane]=$GGCR_VERSION [cue]=$CUE_VERSION
-                    [ggcr-registry]=$GGCR_VERSION [lifecycle]=$LIFECYCLE_VERSION [local-kms]=$LOCAL_KMS_VERSION)
+                    [ggcr-registry]=$GGCR_VERSION [lifecycle]=$LIFECYCLE_VERSION [local-kms]=$LOCAL_KMS_VERSION
+                    [policy-tester]=$POLICY_CONTROLLER_VERSION [kube-apiserver]=$KUBERNETES_VERSION
+                    [kubectl]=$KUBERNETES_VERSION [etcd]=$ETCD_VERSION [helm]=$HELM_VERSION)
 declare -A COLD=([cosign]="about 3 min" [crane]="about 30 s" [cue]="about 1 min" [ggcr-registry]="about 10 s"
-                 [lifecycle]="about 40 s" [local-kms]="about 30 s")
+                 [lifecycle]="about 40 s" [local-kms]="about 30 s" [policy-tester]="about 3 min"
+                 [kube-apiserver]="about 5 min" [kubectl]="about 1 min" [etcd]="about 30 s" [helm]="about 2 min")
 
 tools=("$@")
-[ ${#tools[@]} -gt 0 ] || tools=(cosign crane cue ggcr-registry lifecycle local-kms)
+[ ${#tools[@]} -gt 0 ] || tools=(cosign crane cue ggcr-registry lifecycle local-kms helm policy-tester etcd
+                                 kube-apiserver kubectl)
 for i in "${!tools[@]}"; do tools[$i]=${tools[$i]//_/-}; done
 
 missing=()
@@ -111,6 +119,75 @@ build_lifecycle() {
   return $rc
 }
 
+# module_dir MODULE@VERSION: download a module and print its (read-only) directory in the module cache.
+module_dir() {
+  (cd "$(mktemp -d)" && GOFLAGS=-mod=mod go mod download -json "$1" \
+     | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+}
+
+# policy-controller's policy-tester (the admission oracle): its go.mod has `replace` lines, so `go install`
+# refuses it; build ./cmd/tester in a writable copy of the module instead.
+build_policy_tester() {
+  local dir=$1 src mod
+  mod=$(module_dir "github.com/sigstore/policy-controller@$POLICY_CONTROLLER_VERSION") && [ -n "$mod" ] || return 1
+  src=$(mktemp -d)
+  cp -r "$mod/." "$src" && chmod -R u+w "$src"
+  (cd "$src" && GOFLAGS="$GOFLAGS -mod=mod" go build -o "$dir.tmp/policy-tester" ./cmd/tester)
+  local rc=$?
+  rm -rf "$src"
+  return $rc
+}
+
+# kube-apiserver and kubectl: k8s.io/kubernetes points its 30-odd staging modules at ./staging/src/k8s.io/X,
+# which a module consumer cannot follow; a throwaway module requires k8s.io/kubernetes and repeats those
+# replace lines with the matching published versions (v1.N.M -> v0.N.M), generated from its go.mod.
+# The version Kubernetes' own build stamps in (without it both report v0.0.0-master+$Format:%H$, which
+# `kubectl version` refuses to parse).
+kube_version_ldflags() {
+  local minor=${KUBERNETES_VERSION#v1.}
+  minor=${minor%%.*}
+  local pkg flags=""
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    flags+=" -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    flags+=" -X $pkg.gitTreeState=clean"
+  done
+  echo "$flags"
+}
+
+build_kube() {
+  local tool=$1 dir=$2 src gomod staging
+  src=$(mktemp -d)
+  staging=v0.${KUBERNETES_VERSION#v1.}
+  (cd "$src" && go mod init sigward.test/kube >/dev/null 2>&1 \
+     && gomod=$(GOFLAGS=-mod=mod go list -m -json "k8s.io/kubernetes@$KUBERNETES_VERSION" \
+                | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p') && [ -n "$gomod" ] \
+     && go mod edit -require "k8s.io/kubernetes@$KUBERNETES_VERSION" \
+     && sed -n 's|^[[:space:]]*\(k8s\.io/[^ ]*\) => \./staging/src/k8s\.io/.*$|\1|p' "$gomod" \
+        | while read -r m; do go mod edit -replace "$m=$m@$staging"; done \
+     && grep -q '^replace\|=> k8s.io' go.mod \
+     && GOFLAGS="$GOFLAGS -mod=mod" go get "k8s.io/kubernetes/cmd/$tool@$KUBERNETES_VERSION" \
+     && GOFLAGS="$GOFLAGS -mod=mod" go build -ldflags "$(kube_version_ldflags)" -o "$dir.tmp/$tool" \
+          "k8s.io/kubernetes/cmd/$tool")
+  local rc=$?
+  rm -rf "$src"
+  return $rc
+}
+
+# etcd 3.6 (Debian's 3.4 is too old for kube-apiserver 1.37): the server module replaces its sibling modules
+# by relative path too, so a throwaway module repeats those with versions.
+build_etcd() {
+  local dir=$1 src
+  src=$(mktemp -d)
+  (cd "$src" && go mod init sigward.test/etcd >/dev/null 2>&1 \
+     && for m in api/v3 client/pkg/v3 client/v3 pkg/v3; do
+          go mod edit -replace "go.etcd.io/etcd/$m=go.etcd.io/etcd/$m@$ETCD_VERSION"; done \
+     && GOFLAGS="$GOFLAGS -mod=mod" go get "go.etcd.io/etcd/server/v3@$ETCD_VERSION" \
+     && GOFLAGS="$GOFLAGS -mod=mod" go build -o "$dir.tmp/etcd" go.etcd.io/etcd/server/v3)
+  local rc=$?
+  rm -rf "$src"
+  return $rc
+}
+
 build() {
   local tool=$1 dir=$2
   case $tool in
@@ -121,6 +198,11 @@ build() {
     lifecycle) build_lifecycle "$dir" ;;
     # The AWS KMS API (asymmetric keys, Sign/Verify with MessageType=DIGEST) for the awskms:// tests.
     local-kms) install_module local-kms github.com/nsmithuk/local-kms "$dir" ;;
+    policy-tester) build_policy_tester "$dir" ;;
+    kube-apiserver | kubectl) build_kube "$tool" "$dir" ;;
+    etcd) build_etcd "$dir" ;;
+    # `helm lint` / `helm template` for the admission chart (deploy/helm).
+    helm) install_module helm helm.sh/helm/v3/cmd/helm "$dir" ;;
   esac
 }
 

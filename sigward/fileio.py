@@ -59,6 +59,95 @@ def atomic_file(path: str | os.PathLike[str], mode: int = 0o644, *, prefix: str 
         raise
 
 
+class SyncGroup:
+    """Files written now and made durable and visible together later: the batched form of ``atomic_file``.
+
+    Why: a copy into a layout writes dozens of small blobs (a 20-platform index: 61), and an fsync each,
+    one after the other, waits for one file-system journal commit each. Staged here, every file is written
+    to its temp name at once (no fsync); ``commit()`` then fsyncs them all concurrently (waiters of one
+    journal commit share it), renames each over its name, and fsyncs each directory once. The guarantee
+    of ``atomic_file`` holds: a file appears under its name only complete and durable (fsync before the
+    rename); and the renames are durable before ``commit()`` returns, so a caller that writes an index
+    afterwards never lists a name a crash could lose. Until ``commit()``, staged files are invisible.
+    """
+
+    FSYNC_THREADS = 16
+
+    def __init__(self) -> None:
+        import threading
+
+        self._lock = threading.Lock()
+        self._staged: dict[str, str] = {}  # destination → temp file
+
+    def pending(self, path: str | os.PathLike[str]) -> bool:
+        with self._lock:
+            return os.fspath(path) in self._staged
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._staged)
+
+    @contextlib.contextmanager
+    def file(self, path: str | os.PathLike[str], mode: int = 0o644, *, prefix: str | None = None,
+             tmp_dir: str | None = None) -> Iterator[BinaryIO]:
+        """Like ``atomic_file``, but on a clean exit the temp file is only closed and staged."""
+        dest = os.fspath(path)
+        fd, tmp = _temp_beside(dest, prefix, tmp_dir)
+        try:
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as f:
+                yield f
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        with self._lock:
+            old = self._staged.get(dest)
+            self._staged[dest] = tmp
+        if old is not None:  # the same name staged twice (same content, by digest): keep the last
+            with contextlib.suppress(OSError):
+                os.unlink(old)
+
+    def commit(self) -> None:
+        """fsync every staged file, rename each over its destination, fsync their directories."""
+        with self._lock:
+            staged, self._staged = self._staged, {}
+        if not staged:
+            return
+        renamed: set[str] = set()
+        try:
+            _fsync_all(list(staged.values()), self.FSYNC_THREADS)
+            for dest, tmp in staged.items():
+                os.replace(tmp, dest)
+                renamed.add(dest)
+        except BaseException:
+            for dest, tmp in staged.items():
+                if dest not in renamed:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+            raise
+        _fsync_all(sorted({os.path.dirname(d) for d in renamed}), self.FSYNC_THREADS)
+
+
+def _fsync_all(paths: list[str], threads: int) -> None:
+    def sync(path: str) -> None:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    if len(paths) <= 1:
+        for p in paths:
+            sync(p)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(threads, len(paths)), thread_name_prefix="sigward-fsync") as pool:
+        for _ in pool.map(sync, paths):  # re-raises the first failure
+            pass
+
+
 def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644, *,
                  prefix: str | None = None, tmp_dir: str | None = None) -> None:
     """Write ``data`` to a temp file beside ``path``, fsync, then rename over ``path``."""

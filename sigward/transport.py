@@ -159,17 +159,104 @@ _CONTEXTS_LOCK = threading.Lock()
 def default_ssl_context() -> ssl.SSLContext:
     """httpx's default verifying context (certifi, or SSL_CERT_FILE/SSL_CERT_DIR), made once per process
     and shared by every client: loading the CA bundle costs tens of milliseconds per client otherwise
-    (a copy between two registries made two)."""
+    (a copy between two registries made two). The bundle is loaded on the first TLS connection, not
+    here (``_lazy_trust_context``): a command that only talks plain HTTP to a loopback registry never
+    pays for it."""
     import os
 
     key = (os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
     with _CONTEXTS_LOCK:
         ctx = _CONTEXTS.get(key)
         if ctx is None:
-            import httpx
-
-            ctx = _CONTEXTS[key] = httpx.create_ssl_context()
+            ctx = _CONTEXTS[key] = _lazy_trust_context(*key)
         return ctx
+
+
+def _lazy_trust_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """What ``httpx.create_ssl_context()`` makes — ``ssl.create_default_context`` with SSL_CERT_FILE,
+    else SSL_CERT_DIR, else certifi's bundle — except that the CA certificates are loaded just before the
+    first handshake (``wrap_socket``/``wrap_bio``, the only ways a context is used), once, under a lock.
+    Every other setting is copied from a real ``create_default_context`` result (its CA path pointing
+    nowhere costs nothing), so verification is exactly as strict as before."""
+    import ssl
+
+    def load(ctx: ssl.SSLContext) -> None:
+        if cert_file:
+            ctx.load_verify_locations(cafile=cert_file)
+        elif cert_dir:
+            ctx.load_verify_locations(capath=cert_dir)
+        else:
+            import certifi
+
+            ctx.load_verify_locations(cafile=certifi.where())
+
+    class LazyTrustContext(ssl.SSLContext):
+        _pending: Callable[[ssl.SSLContext], None] | None = None
+        _pending_lock = threading.Lock()
+
+        def _trust(self) -> None:
+            if self._pending is not None:
+                with self._pending_lock:
+                    if self._pending is not None:
+                        self._pending(self)
+                        self._pending = None
+
+        def wrap_socket(self, *args: Any, **kw: Any) -> Any:
+            self._trust()
+            return super().wrap_socket(*args, **kw)
+
+        def wrap_bio(self, *args: Any, **kw: Any) -> Any:
+            self._trust()
+            return super().wrap_bio(*args, **kw)
+
+    template = ssl.create_default_context(capath="/nonexistent/sigward-no-ca")
+    ctx = LazyTrustContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.options = template.options
+    ctx.verify_flags = template.verify_flags
+    ctx.minimum_version, ctx.maximum_version = template.minimum_version, template.maximum_version
+    ctx.check_hostname = template.check_hostname
+    ctx.verify_mode = template.verify_mode
+    if template.keylog_filename:
+        ctx.keylog_filename = template.keylog_filename
+    ctx._pending = load
+    return ctx
+
+
+def speaks_tls(host: str, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> bool:
+    """Whether ``host[:port]`` (443 by default) completes a TLS handshake: True, or False when the
+    connection fails or the server answers in anything but TLS (a plain-HTTP registry on loopback).
+
+    Only a handshake, verified by nobody and carrying no request: it answers "try HTTPS or go straight
+    to HTTP?" for hosts where plain HTTP is allowed after an HTTPS failure, without loading the CA bundle
+    or building a verified connection that is bound to fail. When it says True, the caller makes the
+    real, verified HTTPS request, so a bad certificate is still refused. Callers skip it where the
+    direct connection is not the real one (a proxy from the environment, mutual TLS)."""
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    parts = urlsplit("//" + host)
+    try:
+        port = parts.port or 443
+    except ValueError:
+        return False
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout) as sock, \
+                ctx.wrap_socket(sock, server_hostname=None):
+            return True
+    except (OSError, ValueError):  # ssl.SSLError is an OSError
+        return False
+
+
+def proxied(scheme: str = "https") -> bool:
+    """Whether the environment names a proxy httpx would use for ``scheme`` (it honours these)."""
+    import os
+
+    names = (f"{scheme}_proxy", "all_proxy")
+    return any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
 
 
 def new_client(options: ClientOptions | None = None, timeout: float = DEFAULT_TIMEOUT) -> httpx.Client:

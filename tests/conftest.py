@@ -4,6 +4,7 @@ The fixtures live in ``tests/fixtures/plugin.py``; importing them here makes the
 under ``tests/`` without relying on ``pytest_plugins`` (which pytest restricts to top-level conftests).
 """
 
+from tests.fixtures.kube import kube_cluster  # noqa: F401
 from tests.fixtures.plugin import (  # noqa: F401
     fault_proxy,
     fixtures_workdir,

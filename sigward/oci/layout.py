@@ -40,7 +40,7 @@ from sigward.errors import (
     NotFoundError,
     StoreError,
 )
-from sigward.fileio import atomic_file, open_regular, read_regular, write_atomic
+from sigward.fileio import SyncGroup, atomic_file, open_regular, read_regular, write_atomic
 from sigward.oci import digest as _digest
 from sigward.oci import mediatypes as mt
 from sigward.oci.layout_referrers import ReferrersIndex
@@ -81,6 +81,7 @@ class LayoutStore(Store):
         self._referrers: ReferrersIndex | None = None
         self._index_cache: tuple[tuple[int, int, int], list[dict[str, Any]]] | None = None
         self._deferred: list[Any] | None = None  # index.json changes queued by batch()
+        self._sync: SyncGroup | None = None  # blobs written in batch(), made durable and visible at its end
 
     # -- identity -----------------------------------------------------------------------------------
 
@@ -220,6 +221,7 @@ class LayoutStore(Store):
         if identifier == ONLY_IMAGE:
             return self._only_image(entries)
         if _digest.is_digest(identifier):
+            self._settle()
             for e in entries:
                 if e.get("digest") == identifier:
                     return _plain(Descriptor.from_json(e))
@@ -283,9 +285,11 @@ class LayoutStore(Store):
         return Manifest.parse(data, media_type, digest, where=f"{self.name}@{digest}")
 
     def has_blob(self, digest: str) -> bool:
+        self._settle()
         return self._blob_path(digest).is_file()
 
     def iter_blob(self, desc: Descriptor, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        self._settle()
         path = self._blob_path(desc.digest)
         try:
             f = open_regular(str(path))
@@ -311,6 +315,7 @@ class LayoutStore(Store):
     @property
     def referrers_index(self) -> ReferrersIndex:
         """Built on first use, refreshed incrementally (see ``layout_referrers``)."""
+        self._settle()
         if self._referrers is None:
             self._referrers = ReferrersIndex(self.path, self._maybe_manifest)
         return self._referrers
@@ -333,7 +338,8 @@ class LayoutStore(Store):
         mount_from: Store | None = None,
     ) -> bool:
         dest = self._blob_path(desc.digest)
-        if dest.is_file():
+        sync = self._sync
+        if dest.is_file() or (sync is not None and sync.pending(dest)):
             return False
         self._ensure_layout()
         chunks = open_content(content)
@@ -343,7 +349,8 @@ class LayoutStore(Store):
             # a StoreBlob's source checks that itself, so the bytes are not hashed a second time.
             if not (isinstance(content, StoreBlob) and content.verifies(desc)):
                 chunks = _digest.verified_chunks(chunks, desc.digest, desc.size, f"blob for {self.name}")
-            with atomic_file(dest, FILE_MODE, prefix=_TMP_PREFIX, tmp_dir=str(self.path)) as f:
+            writer = atomic_file if sync is None else sync.file
+            with writer(dest, FILE_MODE, prefix=_TMP_PREFIX, tmp_dir=str(self.path)) as f:
                 for chunk in chunks:
                     f.write(chunk)
                     if progress is not None:
@@ -384,21 +391,40 @@ class LayoutStore(Store):
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:
         """index.json changes of ``put_manifest`` inside the block are applied together, in order, in one
-        locked read-modify-write when it ends without error (blobs are written as they come). A copy of a
-        200-platform index rewrote (and fsync'd) index.json 201 times, each time whole; now once. If the
-        block fails, index.json is left as it was (the blobs written are unreferenced, never half-listed).
+        locked read-modify-write when it ends without error. A copy of a 200-platform index rewrote (and
+        fsync'd) index.json 201 times, each time whole; now once. Blobs are written as they come but
+        fsync'd and renamed into ``blobs/`` together at the end (``fileio.SyncGroup``: one wait for the
+        journal instead of one per blob), before index.json, so index.json never names a blob a crash
+        could lose. If the block fails, the blobs are still committed and index.json is left as it was
+        (the blobs are unreferenced, never half-listed).
         """
         if self._deferred is not None:  # nested: the outer block applies everything
             yield
             return
         self._deferred = []
+        self._sync = SyncGroup()
         try:
-            yield
+            try:
+                yield
+            finally:  # blobs written are kept even if the block fails (a retry need not fetch them again)
+                self._settle()
+                self._sync = None
             changes, self._deferred = self._deferred, None
             if changes:
                 self._update_index(lambda entries: [c(entries) for c in changes].count(False) < len(changes))
         finally:
             self._deferred = None
+            self._sync = None
+
+    def _settle(self) -> None:
+        """Make the blobs staged by ``batch()`` durable and visible (fsync'd together, renamed, their
+        directory fsync'd): at its end, before index.json is written, and before any read of blobs."""
+        sync = self._sync
+        if sync is not None and len(sync):
+            try:
+                sync.commit()
+            except OSError as e:
+                raise StoreError(f"{self.name}: cannot write blobs ({e.strerror or e})")
 
     def index_entries(self) -> list[Descriptor]:
         """The descriptors listed in index.json, annotations included (tags are ``ref.name``)."""

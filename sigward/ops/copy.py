@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sigward.errors import (
     DigestMismatchError,
@@ -48,6 +48,9 @@ from sigward.oci.reference import AnyReference
 from sigward.oci.store import ProgressFn, Store, StoreBlob
 from sigward.ops.attached import LEGACY_SUFFIXES, attached_tag, fallback_tag
 from sigward.ops.fetch import fetch_ahead
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 ONLY_VALUES = ("sig", "sbom", "att")  # cosign's --only values
 CONCURRENCY = 4  # blobs in flight at once
@@ -375,6 +378,10 @@ def execute(plan: CopyPlan, progress: ProgressFn | None = None, *,
 
 def _run(plan: CopyPlan, result: CopyResult, report: ProgressFn | None, pushed: set[tuple[int, str]],
          concurrency: int) -> None:
+    if not plan.steps:  # everything was present: no pool (nor its imports)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="sigward-copy") as pool:
         blobs = [(step, pool.submit(_copy_blob, step, report)) for step in plan.steps
                  if isinstance(step, _BlobStep)]

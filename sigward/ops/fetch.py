@@ -1,14 +1,19 @@
 """Bounded look-ahead fetching: the round trips of many small reads (signature manifests and blobs, an
 index's child manifests) overlap, while results are consumed in order and errors stay with their item.
+
+``concurrent.futures`` (and the ``logging`` it imports) is loaded only when there is more than one item:
+a key-based verify of one signature in a layout does not pay for it at start-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sigward.errors import SigwardError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 FETCH_CONCURRENCY = 4
 _T = TypeVar("_T")
@@ -23,6 +28,8 @@ def fetch_ahead(fetch: Callable[[_T], _R], items: Sequence[_T],
         for item in items:
             yield _attempt(fetch, item)
         return
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="sigward-fetch") as pool:
         futures: list[Future[_R | SigwardError]] = []
         try:

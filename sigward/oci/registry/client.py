@@ -3,8 +3,10 @@
 Scheme: HTTPS always comes first. Plain HTTP is tried after an HTTPS failure only with
 ``allow_http_registry`` or for loopback hosts (127.0.0.0/8, ::1, localhost), as go-containerregistry does:
 a registry on your own machine is commonly plain HTTP, and trying HTTPS first means a TLS registry on
-loopback never sees a plaintext request. A certificate that fails verification never falls back to
-HTTP (that would be a silent downgrade); the error names the flags that help.
+loopback never sees a plaintext request. For those hosts the HTTPS attempt starts as a bare TLS handshake
+(``transport.speaks_tls``): a plain-HTTP server fails it at once, before any CA bundle is loaded. A
+certificate that fails verification never falls back to HTTP (that would be a silent downgrade); the error
+names the flags that help.
 
 Connections, TLS, User-Agent and retries are ``sigward.transport``'s: bounded exponential backoff with
 jitter on connection errors, 429 (``Retry-After`` honoured, capped) and 500/502/503/504 for idempotent
@@ -175,7 +177,16 @@ class RegistryClient:
 
         import httpx
 
+        from sigward import transport
+
         http_ok = self.options.allow_http_registry or is_loopback(self.host)
+        if (http_ok and not self.options.client_cert and not transport.proxied()
+                and not transport.speaks_tls(self.host)):
+            # Nothing answers TLS there: the HTTPS request below would fail the same way (and load the CA
+            # bundle first). Counted as that attempt was.
+            self.request_count += 1
+            self._scheme = "http"
+            return self._send("GET", f"http://{self.host}/v2/", idempotent=True)
         try:
             self.request_count += 1
             resp = self.http.get(f"https://{self.host}/v2/")

@@ -132,3 +132,36 @@ def test_stores_with_different_tls_settings_do_not_share(rc_tls_registry: Any, r
     with open_store(rc_tls_registry, repo_name) as a, \
             open_store(rc_tls_registry, repo_name, allow_insecure_registry=True) as b:
         assert a.client.http is not b.client.http
+
+
+def test_ca_bundle_loaded_at_first_tls_handshake_only(rc_tls_registry: Any, rc_proxy: Any, repo_name: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default context reads its CA certificates (here SSL_CERT_FILE, as httpx honours it) when a TLS
+    connection first needs them; a store on a plain-HTTP loopback registry never does."""
+    monkeypatch.setattr(transport, "_CONTEXTS", {})
+    monkeypatch.setenv("SSL_CERT_FILE", str(rc_tls_registry.ca_file))
+    ctx = transport.default_ssl_context()
+    assert ctx.cert_store_stats()["x509_ca"] == 0
+    data = b"plain http only"
+    with open_store(rc_proxy, repo_name) as s:
+        s.put_blob(blob(data), data)
+        assert s.get_blob(blob(data)) == data
+    assert transport.default_ssl_context() is ctx and ctx.cert_store_stats()["x509_ca"] == 0
+    url = f"https://{rc_tls_registry.host}/v2/"
+    assert transport.request("GET", url).status_code == 401  # verified against SSL_CERT_FILE
+    assert ctx.cert_store_stats()["x509_ca"] >= 1
+    # Still verifying: a context whose bundle lacks the registry's CA refuses it (certifi's own).
+    monkeypatch.delenv("SSL_CERT_FILE")
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        transport.request("GET", url, retry=transport.RetryPolicy(attempts=1))
+
+
+def test_speaks_tls(rc_tls_registry: Any, rc_proxy: Any) -> None:
+    import socket
+
+    assert transport.speaks_tls(rc_tls_registry.host)
+    assert not transport.speaks_tls(rc_proxy.host)  # plain HTTP answers the ClientHello with an error
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        free = s.getsockname()[1]
+    assert not transport.speaks_tls(f"127.0.0.1:{free}")
