@@ -212,6 +212,16 @@ lookup, one `.sig` image) and one connection, so each policy costs one signature
 process, `sigward policy test` is mostly interpreter start-up and imports on this machine
 (`PYTHONDONTWRITEBYTECODE=1` here: no `.pyc` cache), where policy-tester is one static Go binary.
 EOF
+echo >>"$TMP"
+run bench_admission
+cat >>"$TMP" <<'EOF'
+What dominates: warm, a request is parsed, its images classified (memoized per policy generation) and
+looked up in the in-process cache on the event loop — no thread hop, no I/O; the tail is the machine's
+other load (wrk runs on the same two CPUs). With `--cache-size 0` every lookup is a Redis `GET` from a
+worker thread. Cold, a keyless bundle decision is the registry round trips (manifest, referrers
+fallback index, bundle) and the Sigstore checks; the policy load imports the verification code and
+converts the TrustRoots first, so the first request does not pay for them.
+EOF
 
 mv "$TMP" "$OUT"
 trap - EXIT

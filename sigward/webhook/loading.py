@@ -19,6 +19,7 @@ def load(paths: Sequence[Path], options: Any) -> Loaded:
     admission = importlib.import_module("sigward.admission")
     policies = admission.PolicySet.load(list(paths))
     engine = admission.Engine(policies, options)
+    _warm_up(policies)
     return Loaded(engine=engine, identity=policies.identity, secrets=dict(policies.secrets),
                   policy_count=len(policies.policies))
 
@@ -28,3 +29,26 @@ def engine_options(**kw: Any) -> Any:
     import importlib
 
     return importlib.import_module("sigward.admission").EngineOptions(**kw)
+
+
+# What the first verification would otherwise import while an admission request waits on it.
+_VERIFY_MODULES = ("sigward.sigstore.pipeline", "sigward.sigstore.verify", "sigward.sigstore.trust",
+                   "sigward.ops.verify", "sigward.oci.registry", "sigward.transport", "httpx")
+
+
+def _warm_up(policies: Any) -> None:
+    """Pay one-time costs at load rather than in the first admission request (a cold decision is measured
+    against 1 s): the verification modules, and each TrustRoot converted to a trusted root. A failure here
+    is left for the request that needs it to report."""
+    import importlib
+
+    for name in _VERIFY_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    for root in getattr(policies, "trustroots", {}).values():
+        try:
+            root.trusted_root()
+        except Exception:
+            pass

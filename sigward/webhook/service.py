@@ -40,6 +40,7 @@ from sigward.webhook.review import (
     skip_reason,
 )
 
+MEMO_SIZE = 20000  # image classifications kept (see AdmissionService._classify)
 NEGATIVE_TTL = 10.0  # a denial may be transient (registry down): it is not kept for the whole TTL
 
 
@@ -90,6 +91,8 @@ class AdmissionService:
         self.loaded: Loaded | None = None
         self._lock = threading.Lock()
         self._inflight: dict[str, Future[dict[str, Any]]] = {}
+        self._memo: dict[tuple[str, str, str], tuple[str, str, str, bool]] = {}
+        self._memory_hits = metrics.cache_hits.labels("memory")
 
     # --- policies -----------------------------------------------------------------------------------
 
@@ -118,34 +121,63 @@ class AdmissionService:
         loaded = self.loaded
         if loaded is None:
             return deny(review, "validation failed: policies are not loaded yet")
-        from sigward.oci.reference import parse_registry_reference
 
         resource = review.object
         errors: list[msg.FieldError] = []
         todo: list[_Todo] = []
+        context = _match_context(review)
+        # Verdicts reached with a pod's pull secrets are kept apart from those reached without them.
+        creds = ",".join(f"{review.namespace}/{n}" for n in pull_secret_names(review)
+                         if (review.namespace, n) in loaded.secrets)
         for site in image_sites(review):
-            try:
-                ref = parse_registry_reference(site.image, default_tag=False)
-            except Exception:
+            kind, digest_ref, names, looks = self._classify(loaded, site.image, context, resource)
+            if kind == "unparsable":
                 errors.append(msg.unparsable(site))
-                continue
-            if not ref.digest:
+            elif kind == "not-digest":
                 errors.append(msg.not_digest(site))
-                continue
-            try:
-                matched = loaded.engine.matching(site.image, resource)
-            except Exception as e:
-                errors.append(msg.failed(site, f"matching policies failed: {e}"))
-                continue
-            if not matched:
+            elif kind.startswith("error:"):
+                errors.append(msg.failed(site, f"matching policies failed: {kind[6:]}"))
+            elif kind == "no-match":
                 if self.no_match != "allow":
                     errors.append(msg.no_match(site, warning=self.no_match == "warn"))
-                continue
-            names = ",".join(sorted(str(getattr(p, "name", p)) for p in matched))
-            rhash = _resource_hash(resource, review) if any(_looks_at_resource(p) for p in matched) else ""
-            key = cache_key(f"{ref.name}@{ref.digest}", f"{loaded.identity}|{names}", rhash)
-            todo.append(_Todo(site, key))
+            else:
+                rhash = _resource_hash(resource, review) if looks else ""
+                todo.append(_Todo(site, cache_key(digest_ref, f"{loaded.identity}|{names}|{creds}", rhash)))
         return _Plan(errors, todo, loaded, resource)
+
+    def _classify(self, loaded: Loaded, image: str, context: str,
+                  resource: Mapping[str, Any]) -> tuple[str, str, str, bool]:
+        """(kind, repo@digest, matching policy names, whether they look at the object) of one image.
+
+        Memoized per policy generation, image and match context (the object's group/version/kind and
+        labels: all that ``match[]`` looks at), because parsing the reference and matching every glob is
+        most of a warm request's CPU time."""
+        memo_key = (loaded.identity, image, context)
+        hit = self._memo.get(memo_key)
+        if hit is not None:
+            return hit
+        from sigward.oci.reference import parse_registry_reference
+
+        out: tuple[str, str, str, bool]
+        try:
+            ref = parse_registry_reference(image, default_tag=False)
+        except Exception:
+            out = ("unparsable", "", "", False)
+        else:
+            if not ref.digest:
+                out = ("not-digest", "", "", False)
+            else:
+                try:
+                    matched = loaded.engine.matching(image, resource)
+                except Exception as e:
+                    return (f"error:{e}", "", "", False)  # not memoized
+                names = ",".join(sorted(str(getattr(p, "name", p)) for p in matched))
+                out = (("ok" if matched else "no-match"), f"{ref.name}@{ref.digest}", names,
+                       any(_looks_at_resource(p) for p in matched))
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.clear()
+        self._memo[memo_key] = out
+        return out
 
     def fast_validate(self, review: Review) -> dict[str, Any] | None:
         """The answer when it needs no I/O (skipped, known errors, in-process cache hits), else None."""
@@ -156,8 +188,7 @@ class AdmissionService:
             t.decision = self.cache.get_local(t.key)
             if t.decision is None:
                 return None
-        for _ in plan.todo:
-            self.metrics.cache_hits.labels("memory").inc()
+        self._memory_hits.inc(len(plan.todo))
         return self._respond(review, plan)
 
     def validate(self, review: Review, started: float | None = None) -> dict[str, Any]:
@@ -296,6 +327,14 @@ def _looks_at_resource(cip: Any) -> bool:
     if all(f is None for f in flags):
         return True
     return any(bool(f) for f in flags)
+
+
+def _match_context(review: Review) -> str:
+    """What policy-controller's ``match[]`` looks at: the object's group/version/kind and its own labels."""
+    meta = review.object.get("metadata")
+    labels = meta.get("labels") if isinstance(meta, Mapping) else None
+    return json.dumps([review.group, review.object.get("apiVersion"), review.kind,
+                       sorted(labels.items()) if isinstance(labels, Mapping) else []], default=str)
 
 
 def _resource_hash(resource: Mapping[str, Any], review: Review) -> str:

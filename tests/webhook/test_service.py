@@ -214,3 +214,30 @@ def test_mutation_pins_tags_to_digests() -> None:
     # Nothing to pin: a plain allow.
     out = svc.mutate(parse_review(body(workload("Pod", pod_spec(IMG)))))["response"]
     assert out == {"uid": out["uid"], "allowed": True}
+
+
+def test_resource_is_part_of_the_key_only_when_a_policy_looks_at_it() -> None:
+    from types import SimpleNamespace
+
+    looks = SimpleNamespace(include_spec=True, include_object_meta=False, include_type_meta=False)
+    blind = SimpleNamespace(include_spec=False, include_object_meta=False, include_type_meta=False)
+    for policy, evaluations in ((looks, 2), (blind, 1), (None, 1)):
+        eng = FakeEngine([FakePolicy("p", "registry.local/", policy=policy)], good={GOOD})
+        svc = service(eng)
+        a = workload("Deployment", pod_spec(IMG), name="a")
+        b = workload("Deployment", pod_spec(IMG), name="b")
+        b["spec"]["template"]["spec"]["containers"][0]["env"] = [{"name": "X", "value": "1"}]
+        validate(svc, a)
+        validate(svc, b)
+        assert len(eng.calls) == evaluations, policy
+
+
+def test_pull_secret_context_keys_verdicts_apart() -> None:
+    eng = engine()
+    svc = service(eng)
+    secret = {".dockerconfigjson": b'{"auths": {"registry.local": {"auth": "dTpw"}}}'}
+    svc.install(Loaded(engine=eng, identity="id-1", secrets={("default", "regcred"): secret}))
+    validate(svc, workload("Pod", pod_spec(IMG)))
+    validate(svc, workload("Pod", pod_spec(IMG, pull_secrets=("regcred",))))
+    validate(svc, workload("Pod", pod_spec(IMG, pull_secrets=("unknown",))))  # not a loaded Secret
+    assert len(eng.calls) == 2
