@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.admission.oracle.trustroot import TRUST_ROOT_NAME, trustroot_from
 from tests.fixtures.gotools import go_tool
@@ -266,8 +267,8 @@ def key_authority(pem: str, **extra: Any) -> dict[str, Any]:
 
 
 def documents(*docs: dict[str, Any]) -> str:
-    """Multi-document YAML as ``kubectl apply -f`` takes it (JSON documents are YAML)."""
-    return "\n---\n".join(json.dumps(d, indent=1) for d in docs) + "\n"
+    """Multi-document YAML as ``kubectl apply -f`` takes it."""
+    return yaml.safe_dump_all(list(docs), sort_keys=False)
 
 
 def assert_same(tester: Verdict, ours: Verdict, *, allowed: bool, contains: Sequence[str] = (),

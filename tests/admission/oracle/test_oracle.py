@@ -194,6 +194,21 @@ def test_two_of_two_signatures(oracle: Oracle, policy_type: str, signers: tuple[
     assert_same(tester, ours, allowed=len(signers) == 2)
 
 
+def test_cue_validator_policy_controller_ignores(oracle: Oracle) -> None:
+    """``authorityMatches: struct.MinFields(2)`` with one of two signers: policy-controller admits (it
+    evaluates CUE without requiring concrete values, so a validator never fails: its own e2e policies force a
+    conflict instead); sigward, which runs the real ``cue vet``, denies. A difference that fails closed."""
+    image = oracle.image("cue-validator")
+    oracle.sign_key(image, "a")
+    authorities = [key_authority(oracle.key_pair("a").pem, name="signer-a"),
+                   key_authority(oracle.key_pair("b").pem, name="signer-b")]
+    policy = {"type": "cue", "data": 'import "struct"\nauthorityMatches: struct.MinFields(2)\n'}
+    tester, ours = oracle.both(documents(cip("cue-validator", oracle.glob("cue-validator"), authorities,
+                                             policy=policy)), image)
+    assert tester.allowed, tester.report()
+    assert not ours.allowed and "MinFields" in ours.text, ours.report()
+
+
 # -- keyless ------------------------------------------------------------------------------------------------
 
 
@@ -251,7 +266,17 @@ def test_bundle_signature_sigward_admits_policy_tester_refuses(oracle: Oracle) -
     oracle.sign_key(image, "a", legacy=False)
     tester, ours = oracle.both(documents(cip("bundle", oracle.glob("bundle"),
                                              [key_authority(oracle.key_pair("a").pem)])), image)
-    assert not tester.allowed, tester.report()
+    assert not tester.allowed and "no signatures found" in tester.text, tester.report()
+    assert ours.allowed, ours.report()
+
+
+def test_keyless_bundle_sigward_admits_policy_tester_refuses(oracle: Oracle, keyless: Keyless) -> None:
+    """The same for a keyless bundle signature (Rekor v1 entry in the bundle): deliberate difference."""
+    image = oracle.image("keyless-bundle")
+    keyless.sign(image, legacy=False)
+    policy = documents(cip("keyless-bundle", oracle.glob("keyless-bundle"), [keyless.authority()]))
+    tester, ours = oracle.both(policy, image, trustroot=keyless.trustroot)
+    assert not tester.allowed and "no signatures found" in tester.text, tester.report()
     assert ours.allowed, ours.report()
 
 
@@ -297,3 +322,26 @@ def test_invalid_cip(oracle: Oracle, case: str) -> None:
     tested = oracle.run_sigward(path, image)
     assert not tested.allowed and tested.returncode != 0, tested.report()
     assert message in tested.stdout + tested.stderr, tested.report()
+
+
+# -- match[]: a CIP that applies only to some resources (policy-tester's -resource) --------------------------
+
+
+@pytest.mark.parametrize(("team", "allowed"), [("payments", False), ("web", True)])
+def test_match_label_selector(oracle: Oracle, team: str, allowed: bool) -> None:
+    image = oracle.image("match")
+    glob = oracle.glob("match")
+    selector = {"group": "apps", "version": "v1", "resource": "deployments",
+                "selector": {"matchLabels": {"team": "payments"}}}
+    policies = documents(cip("everyone", glob, [{"static": {"action": "pass"}}]),
+                         cip("payments-frozen", glob, [{"static": {"action": "fail", "message": "frozen"}}],
+                             match=[selector]))
+    resource = oracle.write("deployment.yaml", json.dumps({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "app", "namespace": "default", "labels": {"team": team}},
+        "spec": {"selector": {"matchLabels": {"app": "x"}},
+                 "template": {"metadata": {"labels": {"app": "x"}},
+                              "spec": {"containers": [{"name": "app", "image": image}]}}}}))
+    tester, ours = oracle.both(policies, image, resource=resource)
+    assert_same(tester, ours, allowed=allowed,
+                contains=[] if allowed else ["disallowed by static policy: frozen"])
