@@ -102,14 +102,23 @@ def arm_timeout(seconds: float | None) -> None:
     def expired(signum: int, frame: object) -> None:
         raise CommandTimeout()
 
+    global _armed
     signal.signal(signal.SIGALRM, expired)
     signal.setitimer(signal.ITIMER_REAL, seconds)
+    _armed = True
+
+
+_armed = False  # whether arm_timeout set the alarm: without --timeout, `signal` is never imported
 
 
 def disarm_timeout() -> None:
+    global _armed
+    if not _armed:
+        return
     import signal
 
     signal.setitimer(signal.ITIMER_REAL, 0)
+    _armed = False
 
 
 def enable_verbose() -> None:

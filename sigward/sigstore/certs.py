@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sigward.errors import VerificationError
-from sigward.sigstore.trust import Authority, TrustedRoot
+
+if TYPE_CHECKING:  # annotations only: importing certs (as verify does) must not load the trust root code
+    from sigward.sigstore.trust import Authority, TrustedRoot
 
 OID_ISSUER_V1 = "1.3.6.1.4.1.57264.1.1"
 OID_ISSUER_V2 = "1.3.6.1.4.1.57264.1.8"

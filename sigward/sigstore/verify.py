@@ -25,12 +25,12 @@ from sigward.errors import VerificationError
 from sigward.formats.bundle import HASHLIB_NAMES, PROTO_HASH_NAMES, Bundle, TlogEntry
 from sigward.sigstore.certs import CertIdentity
 from sigward.sigstore.policy import Checks, IdentityMatcher, check_identities
-from sigward.sigstore.trust import TrustedRoot
 
 if TYPE_CHECKING:
     from cryptography import x509
 
     from sigward.keys.interfaces import Verifier
+    from sigward.sigstore.trust import TrustedRoot  # only passed through: a key-based verify has none
 
 # Clock skew allowed for a log's integrated time to lie in the future (sigstore-go uses a small margin).
 FUTURE_SKEW_SECONDS = 300
