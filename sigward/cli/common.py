@@ -72,7 +72,20 @@ def open_image(text: str, args: argparse.Namespace) -> tuple[Any, Any, Any]:
     ref = parse_reference(text)
     opts = store_options(args)
     store = open_store(ref, opts)
-    return ref, store, attachment_store(ref, opts, image_store=store, override=repository_override())
+    attach = attachment_store(ref, opts, image_store=store, override=repository_override())
+    if attach is not store:
+        # Callers close the image store (`with store:`); a separate attachment store (COSIGN_REPOSITORY)
+        # goes with it, or its connection lease would outlive the command (and be shared by a fork).
+        close_image = store.close
+
+        def close_both() -> None:
+            try:
+                close_image()
+            finally:
+                attach.close()
+
+        setattr(store, "close", close_both)  # noqa: B010 - an instance attribute shadowing the method
+    return ref, store, attach
 
 
 def repository_override() -> str | None:

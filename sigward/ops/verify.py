@@ -208,15 +208,17 @@ def _fetch_bundle(src: Store, desc: Descriptor) -> BundleCandidate | None:
         raise StoreError(f"referrer {m.digest}: {e}") from None
 
 
-def legacy_candidates(src: Store, digest: str, kind: Literal["sig", "att"]) -> Iterator[LegacyCandidate]:
+def legacy_candidates(src: Store, digest: str, kind: Literal["sig", "att"], *,
+                      tag_prefix: str = "") -> Iterator[LegacyCandidate]:
     """The layers of the ``sha256-<hex>.sig`` (or ``.att``) image, their payloads fetched a few ahead; a
-    payload that cannot be fetched makes a candidate that fails with that error."""
+    payload that cannot be fetched makes a candidate that fails with that error. ``tag_prefix`` goes
+    before the tag (cosign ``WithPrefix``; a ClusterImagePolicy's ``source.tagPrefix``)."""
     from sigward.formats import legacy
     from sigward.ops.attached import attached_tag
     from sigward.sigstore.pipeline import LegacyCandidate
 
     try:
-        manifest = src.get_manifest(attached_tag(digest, kind))
+        manifest = src.get_manifest(tag_prefix + attached_tag(digest, kind))
     except NotFoundError:
         return
     layers = legacy.parse_signature_layers(manifest)
