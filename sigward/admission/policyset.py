@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import importlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,44 +47,19 @@ class Document:
 
 
 def _load_file(data: bytes, source: str) -> list[Document]:
-    """``sigward.cip.documents.load_documents`` when available (strict), else a plain YAML reading."""
-    try:
-        mod = importlib.import_module("sigward.cip.documents")
-    except ImportError:
-        mod = None
-    if mod is not None:
-        docs: list[Any] = mod.load_documents(data, source)
-        return [Document(d.kind, getattr(d, "apiVersion", getattr(d, "api_version", "")), d.name, d.body,
-                         source, d.index) for d in docs]
-    import yaml
+    """The resources of one file, read strictly by ``sigward.cip.documents`` (as ``kubectl apply -f``)."""
+    from sigward.cip.documents import load_documents
 
-    try:
-        raw = [d for d in yaml.safe_load_all(data) if d is not None]
-    except yaml.YAMLError as e:
-        raise PolicyError(f"{source}: invalid YAML: {e}".replace("\n", " "))
-    out: list[Document] = []
-    for d in raw:
-        items = d.get("items") if isinstance(d, dict) and d.get("kind") == "List" else [d]
-        for item in items or []:
-            if not isinstance(item, dict):
-                raise PolicyError(f"{source}: document {len(out)}: expected a Kubernetes object")
-            meta = item.get("metadata") or {}
-            out.append(Document(str(item.get("kind", "")), str(item.get("apiVersion", "")),
-                                str(meta.get("name", "")) if isinstance(meta, dict) else "", item, source,
-                                len(out)))
-    return out
+    return [Document(d.kind, d.apiVersion, d.name, d.body, source, d.index)
+            for d in load_documents(data, source)]
 
 
 def _validate(doc: Document) -> tuple[list[str], list[str]]:
-    """(errors, warnings) from ``sigward.cip.validate`` (the ``cip`` side's rules) when present."""
-    try:
-        mod = importlib.import_module("sigward.cip.validate")
-    except ImportError:
-        return [], []
-    found = list(mod.validate(doc.body))
-    if hasattr(mod, "errors_only") and hasattr(mod, "warnings_only"):
-        return [str(e) for e in mod.errors_only(found)], [str(w) for w in mod.warnings_only(found)]
-    return [str(e) for e in found], []
+    """(errors, warnings): policy-controller's rules, from ``sigward.cip.validate``."""
+    from sigward.cip.validate import errors_only, validate, warnings_only
+
+    found = list(validate(doc.body))
+    return [str(e) for e in errors_only(found)], [str(w) for w in warnings_only(found)]
 
 
 def _secret_data(doc: Document) -> dict[str, bytes]:
@@ -162,12 +136,17 @@ class PolicySet:
 
     @classmethod
     def load(cls, paths: Sequence[Path | str]) -> PolicySet:
-        """Files and directories (``*.yaml``, ``*.yml``, ``*.json``, sorted); every error at once."""
+        """Files and directories (``*.yaml``, ``*.yml``, ``*.json``, sorted); every error at once.
+
+        Hidden entries under a directory are skipped: a ConfigMap mounted as a volume holds each file
+        twice (``name.yaml`` → ``..data/name.yaml`` → ``..<timestamp>/name.yaml``), and reading the
+        hidden copies would load every policy twice."""
         docs: list[Document] = []
         errors: list[str] = []
         for p in paths:
             path = Path(p)
-            files = sorted(f for f in path.rglob("*") if f.suffix in SUFFIXES and f.is_file()) \
+            files = sorted(f for f in path.rglob("*") if f.suffix in SUFFIXES and f.is_file()
+                           and not any(part.startswith(".") for part in f.relative_to(path).parts)) \
                 if path.is_dir() else [path]
             for f in files:
                 try:

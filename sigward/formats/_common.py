@@ -124,9 +124,14 @@ def b64decode_std(s: str, where: str) -> bytes:
 
 
 def b64decode_lenient(s: str, where: str) -> bytes:
-    """protojson ``bytes`` / securesystemslib DSSE: standard or URL-safe alphabet, padding optional."""
+    """protojson ``bytes`` / securesystemslib DSSE: standard or URL-safe alphabet, padding optional.
+
+    As Go's protojson decides: a string with ``-`` or ``_`` is URL-safe throughout, so a mix of both
+    alphabets is refused (as cosign refuses it), not silently read."""
     cleaned = s.replace("\r", "").replace("\n", "")
     if "-" in cleaned or "_" in cleaned:
+        if "+" in cleaned or "/" in cleaned:
+            raise FormatError(f"{where} is not valid base64")
         cleaned = cleaned.replace("-", "+").replace("_", "/")
     cleaned = cleaned.rstrip("=")
     if len(cleaned) % 4 == 1:

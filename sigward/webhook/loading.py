@@ -13,12 +13,10 @@ from sigward.webhook.service import Loaded
 def load(paths: Sequence[Path], options: Any) -> Loaded:
     """Load and validate every document under ``paths``; raises with all errors when anything is invalid
     (the caller keeps the previous generation)."""
-    import importlib
+    from sigward.admission import Engine, PolicySet
 
-    # Looked up by name while the engine (#17) lands in parallel; its API is fixed by ENGINE.md.
-    admission = importlib.import_module("sigward.admission")
-    policies = admission.PolicySet.load(list(paths))
-    engine = admission.Engine(policies, options)
+    policies = PolicySet.load(list(paths))
+    engine = Engine(policies, options)
     _warm_up(policies)
     return Loaded(engine=engine, identity=policies.identity, secrets=dict(policies.secrets),
                   policy_count=len(policies.policies))
@@ -26,9 +24,9 @@ def load(paths: Sequence[Path], options: Any) -> Loaded:
 
 def engine_options(**kw: Any) -> Any:
     """``sigward.admission.EngineOptions(**kw)``."""
-    import importlib
+    from sigward.admission import EngineOptions
 
-    return importlib.import_module("sigward.admission").EngineOptions(**kw)
+    return EngineOptions(**kw)
 
 
 # What the first verification would otherwise import while an admission request waits on it.

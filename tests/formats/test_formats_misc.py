@@ -146,3 +146,20 @@ def test_verify_output_legacy_and_bundle_paths() -> None:
     )
     plain = payloads.from_payload(simplesigning.parse(simplesigning.payload("r", "sha256:00")))
     assert plain["optional"] is None
+
+
+def test_bundle_base64_reads_as_protojson_does() -> None:
+    """protojson's rule: standard or URL-safe alphabet, padding optional, CR/LF ignored — and a string
+    with `-`/`_` is URL-safe throughout, so mixing the alphabets is refused (cosign refuses it too)."""
+    import pytest
+
+    from sigward.formats._common import FormatError, b64decode_lenient
+
+    data = bytes(range(250, 256)) + b"\xfb\xff"
+    std = "+vv8/f7/+/8="
+    assert b64decode_lenient(std, "x") == data
+    assert b64decode_lenient(std.rstrip("="), "x") == data
+    assert b64decode_lenient(std.replace("+", "-").replace("/", "_"), "x") == data
+    assert b64decode_lenient("+vv8\r\n/f7/+/8=", "x") == data
+    with pytest.raises(FormatError, match="x is not valid base64"):
+        b64decode_lenient(std.replace("/", "_", 1), "x")

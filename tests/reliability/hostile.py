@@ -219,9 +219,24 @@ def normalized(obj: Any, drop: tuple[str, ...] = ("hint",)) -> Any:
     if isinstance(obj, list):
         return [normalized(v, drop) for v in obj]
     if isinstance(obj, str) and len(obj) >= 8:
-        with contextlib.suppress(binascii.Error, ValueError):
-            return ("b64", base64.b64decode(obj, validate=True))
+        decoded = _protojson_b64(obj)
+        if decoded is not None:
+            return ("b64", decoded)
     return obj
+
+
+def _protojson_b64(s: str) -> bytes | None:
+    """The bytes a base64 string stands for as Go's protojson (hence cosign) reads ``bytes`` fields:
+    standard or URL-safe alphabet, padding optional, CR/LF ignored. Two spellings of the same bytes are
+    the same bundle (``+`` → ``-`` is not tampering), so the judge compares decoded values this way."""
+    cleaned = s.replace("\r", "").replace("\n", "").rstrip("=")
+    if "-" in cleaned or "_" in cleaned:
+        if "+" in cleaned or "/" in cleaned:
+            return None
+        cleaned = cleaned.replace("-", "+").replace("_", "/")
+    with contextlib.suppress(binascii.Error, ValueError):
+        return base64.b64decode(cleaned + "=" * (-len(cleaned) % 4), validate=True)
+    return None
 
 
 def json_judge(original: bytes, mutated: bytes) -> Callable[[Outcome], str]:

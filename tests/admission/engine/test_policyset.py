@@ -45,3 +45,18 @@ def test_every_error_at_once(tmp_path: Path, write: Callable[..., str], run: Cal
     r = run("policy", "test", "--policy", str(bad_yaml), "--policy", unknown, "oci:/nowhere")
     assert r.code == 1 and r.out == ""
     assert r.err.count("Error:") == 1 and "(and 1 more:" in r.err and len(r.err.strip().splitlines()) == 1
+
+
+def test_configmap_volume_layout_loads_each_policy_once(tmp_path: Path, write: Callable[..., str]) -> None:
+    """A ConfigMap mounted as a volume, as the kubelet lays it out (and the chart mounts policies):
+    `p.yaml` → `..data/p.yaml` → `..<timestamp>/p.yaml`. Only the visible name is read."""
+    a = cip("a", {"images": [{"glob": "**"}], "authorities": [{"static": {"action": "pass"}}]})
+    d = tmp_path / "mounted"
+    stamp = d / "..2026_12_05_14_00_00.000000001"
+    stamp.mkdir(parents=True)
+    (stamp / "p.yaml").write_text(Path(write(a)).read_text())
+    (d / "..data").symlink_to(stamp.name)
+    (d / "p.yaml").symlink_to("..data/p.yaml")
+    ps = PolicySet.load([d])
+    assert [p.name for p in ps.policies] == ["a"]
+    assert ps.warnings == ()
