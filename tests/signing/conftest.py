@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from sigward.cli.main import main
-
-TEST_PASSWORD = "test-password"  # test keys only
+from tests.fixtures.testkeys import TEST_PASSWORD, KeyPair, make_keys
 
 
 @dataclass
@@ -43,32 +42,14 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
     return _run
 
 
-@dataclass
-class KeyPair:
-    key: str
-    pub: str
-
-
-def _make_keys(directory: Path, prefix: str) -> KeyPair:
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    from sigward.keys.encrypted import encrypt_private_key
-    from sigward.keys.keytypes import public_key_pem
-
-    k = ec.generate_private_key(ec.SECP256R1())
-    (directory / f"{prefix}.key").write_bytes(encrypt_private_key(k, TEST_PASSWORD.encode()))
-    (directory / f"{prefix}.pub").write_bytes(public_key_pem(k.public_key()))
-    return KeyPair(str(directory / f"{prefix}.key"), str(directory / f"{prefix}.pub"))
-
-
 @pytest.fixture(scope="session")
 def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
-    return _make_keys(tmp_path_factory.mktemp("keys"), "cosign")
+    return make_keys(tmp_path_factory.mktemp("keys"), "cosign")
 
 
 @pytest.fixture(scope="session")
 def other_keys(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
-    return _make_keys(tmp_path_factory.mktemp("other-keys"), "other")
+    return make_keys(tmp_path_factory.mktemp("other-keys"), "other")
 
 
 @pytest.fixture

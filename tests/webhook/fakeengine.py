@@ -10,31 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-
-@dataclass(frozen=True)
-class AuthorityVerdict:
-    name: str
-    passed: bool
-    errors: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class PolicyVerdict:
-    name: str
-    mode: str
-    passed: bool
-    authorities: tuple[AuthorityVerdict, ...] = ()
-    errors: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ImageVerdict:
-    image: str
-    digest_ref: str | None
-    allowed: bool
-    errors: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    policies: Mapping[str, PolicyVerdict] = field(default_factory=dict)
+# The verdicts are the engine's own types: only the decision-making is doubled here.
+from sigward.admission.engine import AuthorityVerdict, ImageVerdict, PolicyVerdict
 
 
 @dataclass(frozen=True)

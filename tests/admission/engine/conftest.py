@@ -16,8 +16,7 @@ import yaml
 
 from sigward.cli.main import main
 from tests.fixtures.registries import RegistryServer
-
-TEST_PASSWORD = "test-password"  # test keys only
+from tests.fixtures.testkeys import TEST_PASSWORD, KeyPair, make_keys
 
 
 @dataclass
@@ -44,28 +43,6 @@ def run(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
         return Run(code, cap.out, cap.err)
 
     return _run
-
-
-@dataclass
-class KeyPair:
-    key: str
-    pub: str
-
-    @property
-    def pem(self) -> str:
-        return Path(self.pub).read_text()
-
-
-def make_keys(directory: Path, prefix: str) -> KeyPair:
-    from cryptography.hazmat.primitives.asymmetric import ec
-
-    from sigward.keys.encrypted import encrypt_private_key
-    from sigward.keys.keytypes import public_key_pem
-
-    k = ec.generate_private_key(ec.SECP256R1())
-    (directory / f"{prefix}.key").write_bytes(encrypt_private_key(k, TEST_PASSWORD.encode()))
-    (directory / f"{prefix}.pub").write_bytes(public_key_pem(k.public_key()))
-    return KeyPair(str(directory / f"{prefix}.key"), str(directory / f"{prefix}.pub"))
 
 
 @pytest.fixture(scope="session")
