@@ -215,7 +215,8 @@ class LayoutStore(Store):
     def _blob_path(self, digest: str) -> Path:
         # validate_digest restricts the hex part to [a-f0-9], so the path cannot escape blobs/.
         _digest.validate_digest(digest)
-        return self.path / "blobs" / _digest.algorithm(digest) / _digest.hex_part(digest)
+        alg, _, hexpart = digest.partition(":")
+        return Path(f"{self.path}/blobs/{alg}/{hexpart}")  # one Path, not three joins: called per blob
 
     # -- reading ------------------------------------------------------------------------------------
 
