@@ -248,6 +248,38 @@ def startup_rows(work: Path, runs: int) -> list[list[object]]:
     return rows
 
 
+# What the CLI's entry point keeps out of the process (sigward/cli/main.py, _NEVER_IMPORTED), then the HTTP
+# stack that sigward.transport composes: the floor of any registry command made through it.
+HTTP_STACK_IMPORT = ("import sys\n"
+                     "for m in ('trio', 'anyio', 'httpx._main'): sys.modules.setdefault(m, None)\n"
+                     "import httpx, httpcore\n")
+
+
+def present_floor_rows(src: str, dst: str, runs: int) -> list[list[object]]:
+    """Where the time of "reg→reg, everything already present" goes, against skopeo's whole copy: the
+    interpreter alone, the interpreter with the HTTP stack imported (no request made), and the copy.
+    Interleaved, medians of at least 10; the destination already holds the image (the copy cases ran)."""
+    sk = ["skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", "--dest-tls-verify=false"]
+    five = f"{src}/bench/five:v1"
+    cmds = [
+        ("`python -c pass`", [python(), "-c", "pass"]),
+        ("python + `import httpx, httpcore` (sigward.transport's stack; no request)",
+         [python(), "-c", HTTP_STACK_IMPORT]),
+        ("`sigward copy` (6 requests, stops at the destination tag)",
+         [*sigward_cmd(), "copy", five, f"{dst}/present-sw/five:v1"]),
+        ("`skopeo copy` (the peer)", [*sk, f"docker://{five}", f"docker://{dst}/present-sk/five:v1"]),
+    ]
+    times: list[list[float]] = [[] for _ in cmds]
+    for i in range(max(runs, 10) + 1):
+        for k, (_, cmd) in enumerate(cmds):
+            t = run_child(cmd, env=ENV).seconds
+            if i:
+                times[k].append(t)
+    peer = med(times[-1])
+    return [[label, f"{med(t) * 1000:.0f} ms", f"{med(t) / peer:.2f}"]
+            for (label, _), t in zip(cmds, times, strict=True)]
+
+
 def build_cases(src: str, dst: str, cold: FreshRegistry, work: Path, crane: str | None, layer_mib: int,
                 big_mib: int, wide: int, widths: list[int]) -> list[Case]:
     sk = ["skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", "--dest-tls-verify=false"]
@@ -356,6 +388,7 @@ def main(argv: list[str] | None = None) -> int:
                 sigward_copy(f"{src}/bench/wide{n}:v1", f"oci:{work / f'src-wide{n}'}:v1")
             cases = build_cases(src, dst, cold, work, crane, args.layer_mib, args.big_mib, args.wide, widths)
             measure(cases, args.runs)
+            floor = present_floor_rows(src, dst, args.runs)
             start = startup_rows(work, args.runs)
         finally:
             src_reg.stop()
@@ -368,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Whole processes on {ncpu} CPUs; lower ratios are better (≤ 1.0: sigward is as fast or faster). "
           f"Load average (1/5/15 min) at the start {_load(load_before)}, at the end {_load(load_after)}.\n")
     print(render(cases))
+    print("\n#### reg→reg, everything already present: the floor under the copy (interleaved, medians)\n")
+    print(table(["process", "wall", "÷ skopeo"], floor))
     print("\n#### Start-up against its floor (interleaved, medians)\n")
     print(table(["comparison", "sigward", "floor", "ratio"], start))
     return 0
