@@ -158,11 +158,14 @@ cat >>"$TMP" <<'EOF'
 Targets (issue 13): every cold copy ≤ 1.0× skopeo, every "already present" copy ≤ 1.5×, the layout →
 layout index ratio flat from 20 to 200 platforms (±20 %), `sigward version` ≤ 2.0× `python -c pass`,
 a key-based layout verify ≤ 2.0× its floor. What makes copy fast is described in `sigward/ops/copy.py`:
-the early stop at the destination tag, tag-listed attachment discovery, 4 concurrent blob streams,
-one SHA-256 pass per byte, one streamed PATCH per large blob; layouts keep a referrers index
-(`sigward/oci/layout_referrers.py`); start-up builds only the sub-parser that runs (`sigward/cli/main.py`).
-skopeo and crane are Go programs with no interpreter start-up: on small copies their fixed cost is a few
-milliseconds against sigward's ~100 ms, which the ratios of the small cases show.
+the early stop at the destination tag, tag-listed attachment discovery (no `sha256-<hex>` fallback GET
+that the listing does not hold), 4 concurrent blob streams, one SHA-256 pass per byte, one streamed
+PATCH per large blob; layouts keep a referrers index (`sigward/oci/layout_referrers.py`) and check
+themselves once per copy; start-up builds only the sub-parser that runs (`sigward/cli/main.py`), and
+`sigward.transport` imports tenacity only when a request is to be retried. skopeo and crane are Go
+programs with no interpreter start-up: on small copies their fixed cost is a few milliseconds against
+sigward's ~90–120 ms, which the ratios of the small cases show, more so on a quiet machine. The floor
+table shows what a Python process importing only the HTTP stack costs against skopeo's present copy.
 EOF
 
 # A before/after comparison needs the old checkout: kept as measured (issue 11), not regenerated.
