@@ -233,8 +233,8 @@ def test_flag_may_name_a_file(minter: TokenMinter, tmp_path: Any) -> None:
     env = {"SIGSTORE_ID_TOKEN": minter.mint("from-env")}
     assert get_identity_token(_opts(identity_token=str(path)), env).identity == "from-file"
     # The library names its option; the CLI shows cosign's flag (sigward/cli/errors.py).
-    with pytest.raises(UsageError, match=r"^IdentityOptions.identity_token is neither a JWT nor the path of a "
-                                         r"file: no file named '.*/missing'$") as e:
+    with pytest.raises(UsageError, match=r"^IdentityOptions.identity_token is neither a JWT nor the path of "
+                                         r"a file: no file named '.*/missing'$") as e:
         get_identity_token(_opts(identity_token=str(tmp_path / "missing")), {})
     assert re.match(r"^--identity-token is neither a JWT nor the path of a file: no file named '.*/missing'$",
                     cli_message(e.value))
@@ -242,7 +242,8 @@ def test_flag_may_name_a_file(minter: TokenMinter, tmp_path: Any) -> None:
     with pytest.raises(IdentityError, match=r"^the identity token file .*/empty "
                                             r"\(IdentityOptions.identity_token\) is empty$") as e2:
         get_identity_token(_opts(identity_token=str(tmp_path / "empty")), {})
-    assert re.match(r"^the identity token file .*/empty \(--identity-token\) is empty$", cli_message(e2.value))
+    assert re.match(r"^the identity token file .*/empty \(--identity-token\) is empty$",
+                    cli_message(e2.value))
 
 
 def test_sigstore_id_token_env_beats_ambient(minter: TokenMinter, actions: ActionsTokenServer) -> None:
@@ -300,12 +301,14 @@ def test_named_providers(minter: TokenMinter, tmp_path: Any) -> None:
     assert cli_message(e2.value) == (
         "--oidc-provider=spiffe is not supported (sigward does not speak the SPIFFE Workload API); fetch a "
         "JWT-SVID for audience sigstore and pass it with --identity-token")
-    with pytest.raises(UsageError, match=r"^IdentityOptions.oidc_provider 'k8s' is not one of github-actions, "):
+    with pytest.raises(UsageError, match=r"^IdentityOptions.oidc_provider 'k8s' is not one of "
+                                         r"github-actions, "):
         get_identity_token(_opts(oidc_provider="k8s"), {})
 
 
 def test_flow_choices_without_a_token() -> None:
-    with pytest.raises(UsageError, match=r"^IdentityOptions.auth_flow 'magic' is not one of normal, device, "):
+    with pytest.raises(UsageError, match=r"^IdentityOptions.auth_flow 'magic' is not one of normal, "
+                                         r"device, "):
         get_identity_token(_opts(auth_flow="magic"), {})
     with pytest.raises(UsageError, match=r"^IdentityOptions.auth_flow=token needs a token") as e:
         get_identity_token(_opts(auth_flow="token"), {})
