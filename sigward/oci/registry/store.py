@@ -345,6 +345,14 @@ class RegistryStore(BlobUploads, Store):
                 return got
         return self._referrers_fallback(digest, artifact_type)
 
+    def referrers_without_fallback_tag(self, digest: str) -> list[Descriptor]:
+        _digest.validate_digest(digest)
+        if self.referrers_api is not False:
+            got = self._referrers_api(digest, None)
+            if got is not None:
+                return got
+        return []  # no referrers API, and the caller saw no fallback tag: nothing to read
+
     def _referrers_api(self, digest: str, artifact_type: str | None) -> list[Descriptor] | None:
         path: str | None = self._path("referrers", digest)
         params: Any = {"artifactType": artifact_type} if artifact_type else None
