@@ -121,10 +121,11 @@ def _build(modules: list[str]) -> tuple[Parser, set[str]]:
 
 
 # Modules the CLI never uses but that httpx/httpcore import when they happen to be installed: trio (its
-# import runs `ldconfig` in a subprocess) and httpx's own command line (click, rich, pygments). Blocking
-# them saves tens of milliseconds per registry command; it is done only when main() runs as the process's
-# entry point (argv from sys.argv), never in the library or when embedded, whose users may want them.
-_NEVER_IMPORTED = ("trio", "httpx._main")
+# import runs `ldconfig` in a subprocess), anyio (httpcore's async locks; every request the CLI makes is
+# synchronous; ~3 ms) and httpx's own command line (click, rich, pygments). Blocking them saves tens of
+# milliseconds per registry command; it is done only when main() runs as the process's entry point (argv
+# from sys.argv), never in the library or when embedded, whose users may want them.
+_NEVER_IMPORTED = ("trio", "anyio", "httpx._main")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""`sigward policy validate|test`: Sigstore policy-controller's ClusterImagePolicy and TrustRoot, offline.
+"""`sigward policy validate|test|trustroot`:
+Sigstore policy-controller's ClusterImagePolicy and TrustRoot, offline.
 
 ``validate`` checks the resources as policy-controller's admission would (same rules, same error text and
 field paths); ``test`` is the counterpart of policy-controller's ``policy-tester``: it evaluates images
@@ -32,6 +33,17 @@ examples:
 Every ClusterImagePolicy whose images[].glob (and match[]) selects the image applies, and all of them must
 pass; within one policy, one authority passing is enough. No matching policy: denied, as policy-tester does.
 exit status: 0 only when every image is admitted (a failing `mode: warn` policy admits, with warnings)."""
+
+
+TRUSTROOT_EPILOG = """\
+examples:
+  sigward policy trustroot --name private-sigstore --trusted-root trusted_root.json | kubectl apply -f -
+  sigward trusted-root create --fulcio … --rekor … --out tr.json
+  sigward policy trustroot --name private-sigstore --trusted-root tr.json --out trustroot.yaml
+
+A keyless authority then names it: `keyless: {trustRootRef: private-sigstore, …}` (and `ctlog:` /
+`rfc3161timestamp:` with the same trustRootRef). A TrustRoot's keys have no validity window, so CAs and
+keys whose window has ended are left out (with a warning) unless --include-expired."""
 
 
 def _handler(module: str) -> Any:
@@ -69,3 +81,17 @@ def register(sub: Any) -> None:
     t.add_argument("-o", "--output", choices=["text", "json"], default="text", help="output format")
     add_registry_flags(t)
     t.set_defaults(func=_handler("sigward.cli.policy_test"))
+
+    r = psub.add_parser("trustroot", help="make a TrustRoot resource from a Sigstore trusted_root.json",
+                        description="Print a policy.sigstore.dev TrustRoot (spec.sigstoreKeys) carrying the "
+                                    "certificate authorities, transparency logs, CT logs and timestamp "
+                                    "authorities of a Sigstore trusted_root.json.",
+                        epilog=TRUSTROOT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--name", required=True, help="metadata.name: what trustRootRef will name")
+    r.add_argument("--trusted-root", required=True, metavar="FILE",
+                   help="the trusted_root.json to convert (- reads stdin)")
+    r.add_argument("--include-expired", action="store_true",
+                   help="keep CAs and keys whose validity has ended (a TrustRoot trusts them for ever)")
+    r.add_argument("-o", "--output", choices=["yaml", "json"], default="yaml", help="output format")
+    r.add_argument("--out", metavar="FILE", help="write the resource to FILE instead of stdout")
+    r.set_defaults(func=_handler("sigward.cli.policy_trustroot"))

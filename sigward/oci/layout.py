@@ -82,6 +82,10 @@ class LayoutStore(Store):
         self._index_cache: tuple[tuple[int, int, int], list[dict[str, Any]]] | None = None
         self._deferred: list[Any] | None = None  # index.json changes queued by batch()
         self._sync: SyncGroup | None = None  # blobs written in batch(), made durable and visible at its end
+        # Within one batch() the layout is checked (or created) before the first write only, and each blob
+        # directory made once: a 20-platform copy writes 61 files, and the checks were a tenth of its CPU.
+        self._batch_ready = False
+        self._batch_dirs: set[str] = set()
 
     # -- identity -----------------------------------------------------------------------------------
 
@@ -211,7 +215,8 @@ class LayoutStore(Store):
     def _blob_path(self, digest: str) -> Path:
         # validate_digest restricts the hex part to [a-f0-9], so the path cannot escape blobs/.
         _digest.validate_digest(digest)
-        return self.path / "blobs" / _digest.algorithm(digest) / _digest.hex_part(digest)
+        alg, _, hexpart = digest.partition(":")
+        return Path(f"{self.path}/blobs/{alg}/{hexpart}")  # one Path, not three joins: called per blob
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -341,10 +346,16 @@ class LayoutStore(Store):
         sync = self._sync
         if dest.is_file() or (sync is not None and sync.pending(dest)):
             return False
-        self._ensure_layout()
+        if not self._batch_ready:
+            self._ensure_layout()
+            self._batch_ready = sync is not None
         chunks = open_content(content)
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            parent = str(dest.parent)
+            if parent not in self._batch_dirs:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if sync is not None:
+                    self._batch_dirs.add(parent)
             # Committed only if the stream ended with the right digest and size (fileio: temp + rename);
             # a StoreBlob's source checks that itself, so the bytes are not hashed a second time.
             if not (isinstance(content, StoreBlob) and content.verifies(desc)):
@@ -408,13 +419,18 @@ class LayoutStore(Store):
                 yield
             finally:  # blobs written are kept even if the block fails (a retry need not fetch them again)
                 self._settle()
-                self._sync = None
+                self._end_batch_writes()
             changes, self._deferred = self._deferred, None
             if changes:
                 self._update_index(lambda entries: [c(entries) for c in changes].count(False) < len(changes))
         finally:
             self._deferred = None
-            self._sync = None
+            self._end_batch_writes()
+
+    def _end_batch_writes(self) -> None:
+        self._sync = None
+        self._batch_ready = False
+        self._batch_dirs.clear()
 
     def _settle(self) -> None:
         """Make the blobs staged by ``batch()`` durable and visible (fsync'd together, renamed, their

@@ -168,6 +168,12 @@ class Store(ABC):
         except SigwardError:  # an optimisation only: the caller probes instead
             return None
 
+    def referrers_without_fallback_tag(self, digest: str) -> list[Descriptor]:
+        """``referrers(digest)`` for a caller that knows the ``sha256-<hex>`` fallback tag is absent (it
+        listed the tags): a registry then asks only its referrers API, not for the tag as well. Stores that
+        keep referrers some other way (a layout) answer as ``referrers``."""
+        return self.referrers(digest)
+
     @property
     def referrers_only_in_fallback_tag(self) -> bool:
         """True when ``referrers`` is known to read the ``sha256-<hex>`` fallback tag and nothing else

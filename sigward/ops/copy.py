@@ -15,8 +15,9 @@ What keeps it fast (docs/benchmarks.md, "Copy against the peers"):
 - Blobs move ``CONCURRENCY`` at a time (each stream holds one chunk, so memory stays flat per stream);
   a manifest is pushed once every blob planned before it has landed.
 - Attachment discovery lists the attachment repository's tags once (when that costs no more requests
-  than probing), then fetches only the legacy ``.sig``/``.att``/``.sbom`` tags that exist, and skips
-  the ``sha256-<hex>`` fallback index where the store keeps referrers only there and the tag is absent.
+  than probing), then fetches only the legacy ``.sig``/``.att``/``.sbom`` tags that exist, and never
+  asks for a ``sha256-<hex>`` fallback index that the listing does not hold (only the referrers API is
+  asked, once per registry when it has none).
 
 Unlike cosign's copy we also carry OCI 1.1 referrers (bundle signatures/attestations), recursively: the
 referrers of referrers, and the legacy tags of every entity (index children included).
@@ -264,10 +265,12 @@ class _Planner:
         self.skipped.append(str(e))
 
     def _referrers(self, digest: str, entities: int) -> list[Descriptor]:
-        if self.src_attach.referrers_only_in_fallback_tag:
-            tags = self._known_tags(entities)
-            if tags is not None and fallback_tag(digest) not in tags:
+        tags = self._known_tags(entities)
+        if tags is not None and fallback_tag(digest) not in tags:
+            # No fallback index: only the referrers API can hold any (none where there is no API).
+            if self.src_attach.referrers_only_in_fallback_tag:
                 return []
+            return self.src_attach.referrers_without_fallback_tag(digest)
         return self.src_attach.referrers(digest)
 
     def attachments(self, digest: str, entities: int = 1) -> None:

@@ -98,3 +98,10 @@ def test_verified_chunks() -> None:
         list(dg.verified_chunks([data, b"x"], d, len(data)))
     with pytest.raises(InvalidReferenceError):
         dg.validate_digest("sha256:short")
+    good = "sha256:" + "0a" * 32
+    assert dg.validate_digest(good) == good and dg.validate_digest("sha512:" + "f" * 128)
+    # Not valid: a trailing newline (it would become part of a layout blob path), upper-case hex, an
+    # unknown algorithm, a wrong length.
+    for bad in (good + "\n", good.upper().replace("SHA", "sha"), "md5:" + "0" * 32, good + "0"):
+        with pytest.raises(InvalidReferenceError):
+            dg.validate_digest(bad)

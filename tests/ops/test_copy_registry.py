@@ -109,3 +109,18 @@ def test_registry_copy_refuses_to_overwrite(registry: Any, unique_repo: str,
     )
     with reg_store(registry, f"{unique_repo}-dst") as dst:
         assert dst.resolve("a").digest == other
+
+
+def test_from_the_referrers_api_registry(referrers_registry: Any, unique_repo: str, tmp_path: Path) -> None:
+    """The source lists no sha256-<hex> fallback tag, so discovery skips that GET; the referrers (and the
+    referrers of referrers) still come from the referrers API."""
+    digest = push_image(referrers_registry, unique_repo, "v1")
+    with reg_store(referrers_registry, unique_repo) as src:
+        sig, ref = attach_both(src, digest)
+        rr = make_referrer(src, ref.descriptor(), "https://example.com/countersign")
+        assert fallback_tag(digest) not in src.tags()
+        dst = LayoutStore(tmp_path / "out")
+        result = copy(src, "v1", dst, "v1")
+    assert result.digest == digest
+    assert_carried(dst, digest, sig, ref)
+    assert [d.digest for d in dst.referrers(ref.digest)] == [rr.digest]

@@ -85,10 +85,12 @@ def test_discovery_fetches_only_existing_legacy_tags(registry: Any, unique_repo:
         proxy.clear()
         copy(src, "v1", LayoutStore(tmp_path / "out"), "v1")
     paths = [p for m, p, _ in proxy.requests if m == "GET" and "/manifests/" in p]
-    # The root, its .sig (listed), and the fallback tag once, while learning the registry has no
-    # referrers API; no .att/.sbom probe, and no probe at all for the .sig manifest's own attachments.
+    # The root and its .sig (listed); no .att/.sbom probe, no probe at all for the .sig manifest's own
+    # attachments, and no fallback tag (sha256-<hex>): the tag listing shows there is none, so only the
+    # referrers API is asked (once: it is absent here).
     fallback = [p for p in paths if p.rsplit("/", 1)[1].startswith("sha256-") and "." not in p[-5:]]
-    assert len(fallback) == 1
+    assert fallback == []
+    assert len([p for m, p, _ in proxy.requests if "/referrers/" in p]) == 1
     sig = f"/v2/{unique_repo}/manifests/{attached_tag(digest, 'sig')}"
     assert sorted(set(paths) - set(fallback)) == [sig, f"/v2/{unique_repo}/manifests/v1"]
 

@@ -11,7 +11,6 @@ import base64
 import binascii
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,6 +101,8 @@ def _entry_credentials(entry: Any, source: str, key: str) -> Credentials | None:
 
 def run_helper(helper: str, server: str) -> Credentials | None:
     """``docker-credential-<helper> get``; None when the helper has nothing for ``server``."""
+    import subprocess  # here, not at module level: every registry command imports this module (~3 ms)
+
     prog = f"docker-credential-{helper}"
     try:
         proc = subprocess.run(

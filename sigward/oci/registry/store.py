@@ -39,6 +39,20 @@ STREAM_THRESHOLD = 64 * 1024 * 1024
 # what a registry refusing one large PATCH is answered with: the resume goes chunk by chunk).
 CHUNKED_THRESHOLD = 1 << 62
 CHUNK_SIZE = 8 * 1024 * 1024
+# How often a manifest PUT is sent while the registry answers MANIFEST_BLOB_UNKNOWN (see _put_manifest_bytes).
+BLOB_UNKNOWN_ATTEMPTS = 5
+
+
+def _error_codes(resp: httpx.Response) -> set[str]:
+    """The ``errors[].code`` values of a registry error body (read already)."""
+    from sigward import safejson
+
+    try:
+        obj = safejson.loads(resp.content or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return set()
+    errs = obj.get("errors") if isinstance(obj, dict) else None
+    return {str(e.get("code")) for e in errs or [] if isinstance(e, dict) and e.get("code")}
 
 
 def fallback_tag(digest: str) -> str:
@@ -151,10 +165,31 @@ class RegistryStore(BlobUploads, Store):
         # No usable digest from HEAD (or HEAD unsupported): fetch and compute.
         return self.get_manifest(identifier).descriptor()
 
+    def _put_manifest_bytes(self, ident: str, data: bytes, headers: dict[str, str]) -> httpx.Response:
+        """PUT manifest bytes, again (same bytes, so idempotent) while the registry says a blob it refers
+        to is unknown although it was uploaded.
+
+        distribution's filesystem driver rewrites a blob's link file in place when another writer uploads
+        the same blob (the empty config every signature shares), and an S3-backed one is eventually
+        consistent: for a moment a present blob reads as unknown (``MANIFEST_BLOB_UNKNOWN``, with
+        ``DIGEST_INVALID`` when the link read back empty). A blob that is really missing stays missing and
+        the last answer is returned to the caller.
+        """
+        for attempt in range(BLOB_UNKNOWN_ATTEMPTS):
+            resp = self._req("PUT", self._path("manifests", ident), self._push(),
+                             headers=headers, content=data)
+            if resp.status_code != 400 or attempt + 1 == BLOB_UNKNOWN_ATTEMPTS:
+                return resp
+            resp.read()
+            if "MANIFEST_BLOB_UNKNOWN" not in _error_codes(resp):
+                return resp
+            resp.close()
+            time.sleep(0.05 * 2 ** attempt)
+        raise AssertionError("unreachable")
+
     def put_manifest(self, manifest: Manifest, tag: str | None = None) -> Descriptor:
         ident = tag or manifest.digest
-        resp = self._req("PUT", self._path("manifests", ident), self._push(),
-                         headers={"Content-Type": manifest.media_type}, content=manifest.data)
+        resp = self._put_manifest_bytes(ident, manifest.data, {"Content-Type": manifest.media_type})
         if resp.status_code not in (200, 201, 202):
             raise self._fail(resp)
         dcd = resp.headers.get("Docker-Content-Digest", "").strip()
@@ -310,6 +345,14 @@ class RegistryStore(BlobUploads, Store):
                 return got
         return self._referrers_fallback(digest, artifact_type)
 
+    def referrers_without_fallback_tag(self, digest: str) -> list[Descriptor]:
+        _digest.validate_digest(digest)
+        if self.referrers_api is not False:
+            got = self._referrers_api(digest, None)
+            if got is not None:
+                return got
+        return []  # no referrers API, and the caller saw no fallback tag: nothing to read
+
     def _referrers_api(self, digest: str, artifact_type: str | None) -> list[Descriptor] | None:
         path: str | None = self._path("referrers", digest)
         params: Any = {"artifactType": artifact_type} if artifact_type else None
@@ -442,8 +485,7 @@ class RegistryStore(BlobUploads, Store):
         headers = {"Content-Type": mt.OCI_INDEX}
         if etag:
             headers["If-Match"] = etag
-        resp = self._req("PUT", self._path("manifests", fallback_tag(subject)), self._push(),
-                         headers=headers, content=data)
+        resp = self._put_manifest_bytes(fallback_tag(subject), data, headers)
         if resp.status_code == 412:
             resp.close()
             return False

@@ -4,7 +4,6 @@ CLI run in-process."""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,34 +109,9 @@ def write(tmp_path: Path) -> Callable[..., str]:
 
 
 def trustroot_from_trusted_root(name: str, trusted_root: Path) -> dict[str, Any]:
-    """A TrustRoot (``sigstoreKeys``: base64 PEM, as policy-controller's docs build them) carrying a
-    trusted_root.json's CAs, Rekor and CT logs and TSAs."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_der_public_key
+    """A TrustRoot (``sigstoreKeys``) carrying a trusted_root.json's CAs, logs and TSAs: what
+    ``sigward policy trustroot`` prints (the library function behind it)."""
+    from sigward.cip.trustroot_export import trustroot_from_trusted_root as export
 
-    root = json.loads(trusted_root.read_text())
-
-    def chain(ca: dict[str, Any]) -> str:
-        certs = [x509.load_der_x509_certificate(base64.b64decode(c["rawBytes"]))
-                 for c in ca["certChain"]["certificates"]]
-        pem = b"".join(c.public_bytes(Encoding.PEM) for c in certs)
-        return base64.b64encode(pem).decode()
-
-    def log(t: dict[str, Any]) -> dict[str, Any]:
-        der = base64.b64decode(t["publicKey"]["rawBytes"])
-        pem = load_der_public_key(der).public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-        return {"baseURL": t.get("baseUrl", ""), "hashAlgorithm": "sha-256",
-                "publicKey": base64.b64encode(pem).decode()}
-
-    keys = {
-        "certificateAuthorities": [{"subject": {"organization": "sigward-test", "commonName": "fulcio"},
-                                    "uri": ca.get("uri", ""), "certChain": chain(ca)}
-                                   for ca in root.get("certificateAuthorities", [])],
-        "tLogs": [log(t) for t in root.get("tlogs", [])],
-        "ctLogs": [log(t) for t in root.get("ctlogs", [])],
-        "timestampAuthorities": [{"subject": {"organization": "sigward-test", "commonName": "tsa"},
-                                  "uri": ca.get("uri", ""), "certChain": chain(ca)}
-                                 for ca in root.get("timestampAuthorities", [])],
-    }
-    return {"apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "TrustRoot", "metadata": {"name": name},
-            "spec": {"sigstoreKeys": keys}}
+    made = export(name, trusted_root.read_bytes(), source=str(trusted_root))
+    return made.resource

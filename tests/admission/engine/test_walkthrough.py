@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.admission.engine.conftest import Run, trustroot_from_trusted_root
+from tests.admission.engine.conftest import Run
 from tests.admission.engine.test_keyless import HTTP
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "policy.md"
@@ -50,8 +50,14 @@ def test_the_walkthrough_runs_as_documented(run: Callable[..., Run], registry: A
 
     (cips,) = [b for b in doc_blocks() if b.startswith("# walkthrough: cips.yaml")]
     (tmp_path / "cips.yaml").write_text(cips.replace("REGISTRY", registry.host))
-    (tmp_path / "trustroot.yaml").write_text(yaml.safe_dump(
-        trustroot_from_trusted_root("sigstore-local", sigstore_stack.trusted_root)))
+    # The TrustRoot as the document makes it: `sigward policy trustroot`, run as written.
+    (make_root,) = [line for b in doc_blocks() for line in b.splitlines()
+                    if line.startswith("$ sigward policy trustroot")]
+    argv = [str(sigstore_stack.trusted_root) if a == "trusted_root.json" else
+            str(tmp_path / a) if a == "trustroot.yaml" else a for a in shlex.split(make_root[2:])[1:]]
+    made = run(*argv)
+    assert made.code == 0 and made.out == "", made.err
+    assert yaml.safe_load((tmp_path / "trustroot.yaml").read_text())["metadata"]["name"] == "sigstore-local"
 
     digests: dict[str, str] = {}
     for repo in ("bobymcbobs/site", "bobymcbobs/draft", "knative-releases/serving",

@@ -209,6 +209,33 @@ def test_retries_on_503_and_reset(rc_registry: Any, rc_proxy: Any, repo_name: st
         assert rc_proxy.pending() == 6
 
 
+def test_manifest_put_survives_a_blob_briefly_unknown(rc_registry: Any, rc_proxy: Any,
+                                                      repo_name: str) -> None:
+    """distribution rewrites a shared blob's link file in place when a second writer uploads it, so a
+    concurrent manifest PUT can read the link empty and answer MANIFEST_BLOB_UNKNOWN (seen with 20
+    concurrent signers sharing the empty config). The PUT is sent again; a blob that stays unknown, or
+    another 400, is reported at once with the registry's words."""
+    with open_store(rc_proxy, repo_name) as s:
+        s.put_blob(blob(mt.EMPTY_JSON, mt.OCI_EMPTY), mt.EMPTY_JSON)
+        rc_proxy.inject("status", times=2, method="PUT", path_regex="/manifests/", status=400,
+                        code="MANIFEST_BLOB_UNKNOWN")
+        m = push_image(s, "v1")
+        assert rc_proxy.pending() == 0
+        puts = [r for r in rc_proxy.requests if r[0] == "PUT" and "/manifests/" in r[1]]
+        assert [st for _, _, st in puts] == [400, 400, 201]
+        assert s.get_manifest("v1").digest == m.digest
+        # Bounded: a blob that is really missing ends in the registry's error after five PUTs; any other
+        # refusal is not sent again.
+        cases = (("v2", "MANIFEST_BLOB_UNKNOWN", 10, 5), ("v3", "MANIFEST_INVALID", 3, 2))
+        for tag, code, queued, left in cases:
+            rc_proxy.clear()
+            rc_proxy.inject("status", times=queued, method="PUT", path_regex="/manifests/", status=400,
+                            code=code)
+            with pytest.raises(StoreError, match=f"{code}: injected fault"):
+                push_image(s, tag)
+            assert rc_proxy.pending() == left
+
+
 def test_429_retry_after_is_honoured(rc_registry: Any, rc_proxy: Any, repo_name: str) -> None:
     import time
 

@@ -4,6 +4,8 @@ client (one ping, one TCP connection) shared by two stores on the same host."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -29,6 +31,36 @@ def test_retries_503_then_succeeds(rc_proxy: Any) -> None:
     assert resp.status_code == 200
     assert [s for _, _, s in rc_proxy.requests] == [503, 503, 200]
     assert len(sleeps) == 2 and all(0 < s <= 0.02 for s in sleeps)
+
+
+_SEND_PROBE = (
+    "import sys\n"
+    "from sigward import transport\n"
+    "policy = transport.RetryPolicy(backoff_base=0.01, backoff_cap=0.02)\n"
+    "with transport.lease(sys.argv[1]) as held:\n"
+    "    resp = transport.send(held.client, 'GET', sys.argv[1] + '/v2/', retry=policy)\n"
+    "print(resp.status_code, 'tenacity' in sys.modules)\n"
+)
+
+
+def test_tenacity_loaded_only_when_a_request_is_retried(rc_proxy: Any) -> None:
+    """A request answered at once never imports tenacity (start-up of short commands); one that needs a
+    retry still gets tenacity's retries, the same number of attempts."""
+    def probe() -> str:
+        proc = subprocess.run([sys.executable, "-c", _SEND_PROBE, rc_proxy.url], capture_output=True,
+                              text=True, timeout=120, check=False)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    assert probe() == "200 False"
+    rc_proxy.clear()
+    rc_proxy.inject("status", times=2, method="GET", path_regex="^/v2/$", status=503)
+    assert probe() == "200 True"
+    assert [s for _, _, s in rc_proxy.requests] == [503, 503, 200]
+    rc_proxy.clear()
+    rc_proxy.inject("status", times=10, method="GET", path_regex="^/v2/$", status=503)
+    assert probe() == "503 True"  # gave up after RetryPolicy.attempts (4), answering the last response
+    assert [s for _, _, s in rc_proxy.requests] == [503] * transport.RetryPolicy().attempts
 
 
 def test_429_waits_for_retry_after(rc_proxy: Any) -> None:
