@@ -7,6 +7,7 @@ where sigward does most of its importing): a module may import its own layer or 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import sigward
@@ -78,3 +79,90 @@ def test_the_contract_sees_lazy_imports(tmp_path: Path) -> None:
     assert imports(p) == [(2, "sigward.cli.main")]
     assert layer_of("sigward.cli.main") < layer_of("sigward.ops.verify") < layer_of("sigward.keys.local")
     assert layer_of("sigward.oci.store") < layer_of("sigward.errors")
+
+
+# --- below the CLI, messages name library settings, never flags -----------------------------------------
+
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+SPEED = "owned by another change this session (helper speed: oci/, transport, ops/copy); the lead clears it"
+CLUSTER = "owned by another change this session (helper cluster: admission/, webhook/); the lead clears it"
+# (module file, flag) → why that string may name it. A stale entry fails too, so the list only shrinks.
+FLAG_ALLOWED: dict[tuple[str, str], str] = {
+    ("sigward/formats/imagerefs.py", "--from"): "Dockerfile syntax being parsed (COPY --from=IMAGE)",
+    ("sigward/ops/copy.py", "--only"): SPEED,
+    ("sigward/ops/copy.py", "--skip-unreadable"): SPEED,
+    ("sigward/oci/registry/client.py", "--registry-cacert"): SPEED,
+    ("sigward/oci/registry/client.py", "--allow-insecure-registry"): SPEED,
+    ("sigward/oci/registry/client.py", "--allow-http-registry"): SPEED,
+    ("sigward/oci/registry/client.py", "--registry-username"): SPEED,
+    ("sigward/oci/registry/client.py", "--registry-password"): SPEED,
+    ("sigward/admission/authorities.py", "--secret"): CLUSTER,
+    ("sigward/admission/sources.py", "--policy"): CLUSTER,
+}
+
+
+def _docstring_ids(tree: ast.Module) -> set[int]:
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                out.add(id(first.value))
+    return out
+
+
+def string_literals(path: Path) -> list[tuple[int, str]]:
+    """Every string constant of a module but its docstrings (comments are not in the tree); an f-string
+    contributes its literal parts, and adjacent literals arrive already joined."""
+    tree = ast.parse(path.read_text(), str(path))
+    docs = _docstring_ids(tree)
+    return [(n.lineno, n.value) for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+def below_the_cli() -> list[Path]:
+    """The modules under the entry points (CLI, API, webhook, conformance, the signer's cli.py)."""
+    return [p for p in sorted(ROOT.rglob("*.py")) if layer_of(module_name(p)) > 0]
+
+
+def flag_mentions() -> list[tuple[str, int, str, str]]:
+    found = []
+    for path in below_the_cli():
+        rel = str(path.relative_to(ROOT.parent))
+        for line, text in string_literals(path):
+            found += [(rel, line, flag, text) for flag in FLAG.findall(text)]
+    return found
+
+
+def test_lower_layers_name_no_flags() -> None:
+    """The CLI parses and renders: a message below it names the library's setting (``Checks.ignore_tlog``,
+    ``IdentityOptions.identity_token``) and cli/errors.py words it as cosign's flag."""
+    mentions = flag_mentions()
+    bad = [f"{rel}:{line}: {flag} in {text!r}" for rel, line, flag, text in mentions
+           if (rel, flag) not in FLAG_ALLOWED]
+    assert not bad, "flags named below the CLI (name the library setting, word it in cli/errors.py):\n" + \
+        "\n".join(bad)
+    stale = set(FLAG_ALLOWED) - {(rel, flag) for rel, _line, flag, _text in mentions}
+    assert not stale, f"FLAG_ALLOWED entries no longer needed: {sorted(stale)}"
+
+
+def test_the_flag_scan_sees_strings_not_docstrings(tmp_path: Path) -> None:
+    p = tmp_path / "m.py"
+    p.write_text('"""Like cosign\'s --key."""\n\ndef f(x):\n    """--doc"""\n    # --comment\n'
+                 '    return f"--key {x}: " "pass --yes"\n')
+    texts = [t for _line, t in string_literals(p)]
+    assert [FLAG.findall(t) for t in texts] == [["--key"], ["--yes"]]  # an f-string: its literal parts
+    assert FLAG.findall("-----BEGIN PUBLIC KEY----- a--b x=--y") == ["--y"]
+
+
+def test_every_cli_wording_names_a_live_library_phrase() -> None:
+    """Each library phrase of the CLI's wording table occurs in the lower layers' strings (no dead entry
+    that would hide a reworded message), names no flag itself, and is not shadowed by an earlier one."""
+    from sigward.cli.errors import FLAG_WORDING
+
+    texts = [t for path in below_the_cli() for _line, t in string_literals(path)]
+    for i, (library, _cli) in enumerate(FLAG_WORDING):
+        assert not FLAG.search(library), library
+        assert any(library in t for t in texts), f"{library!r} occurs in no message below the CLI"
+        shadowing = [earlier for earlier, _ in FLAG_WORDING[:i] if earlier in library]
+        assert not shadowing, f"{library!r} is rewritten by {shadowing} first"

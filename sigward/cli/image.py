@@ -190,7 +190,7 @@ def run_build(args: argparse.Namespace) -> int:
 def build_options(args: argparse.Namespace) -> Any:
     """The flags as ``BuildOptions``; every value is checked here, before the base is even fetched."""
     from sigward.oci.platform import Platform
-    from sigward.ops.build import BuildOptions, parse_exposed_port, parse_layer_spec
+    from sigward.ops.build import BuildOptions, parse_exposed_port
 
     platforms = [p.strip() for item in args.platform for p in item.split(",") if p.strip()]
     for p in platforms:
@@ -216,6 +216,30 @@ def build_options(args: argparse.Namespace) -> Any:
         epoch=_source_date_epoch(),
         base_name=args.base.rsplit("@", 1)[0],
     )
+
+
+def parse_layer_spec(text: str) -> Any:
+    """``--layer SRC[:DEST]`` → a ``LayerSpec``, checked (``layer_problem``) before the base is fetched.
+
+    A path that exists is taken whole, so a directory whose name holds ``:`` still works.
+    """
+    import os
+
+    from sigward.errors import UsageError
+    from sigward.ops.build import LayerSpec, layer_problem
+
+    if not text:
+        raise UsageError("--layer needs a path: --layer DIR[:DEST] or --layer FILE.tar[.gz]")
+    src, dest = text, None
+    if not os.path.lexists(text) and ":" in text:
+        src, dest = text.rsplit(":", 1)
+        if not dest.startswith("/"):
+            raise UsageError(f"--layer {text}: DEST {dest!r} must be an absolute path inside the image")
+    spec = LayerSpec(src, dest if dest is not None or not os.path.isdir(src) else "/")
+    problem = layer_problem(spec)
+    if problem is not None:
+        raise UsageError(f"--layer {text}: {problem}")
+    return spec
 
 
 def _source_date_epoch() -> int | None:

@@ -161,6 +161,10 @@ def run_signing_config_create(args: argparse.Namespace) -> int:
         from sigward.sigstore.tufmirror import PUBLIC_GOOD, load_mirror
 
         base = json.loads(load_mirror(PUBLIC_GOOD, offline=True)[1])
+    if args.rekor and not args.rekor_config:
+        raise UsageError("--rekor-config is required when --rekor is provided")
+    if args.tsa and not args.tsa_config:
+        raise UsageError("--tsa-config is required when --tsa is provided")
     keep = {n: not getattr(args, f"no_default_{n}") for n in ("fulcio", "rekor", "oidc", "tsa")}
     cfg = trustbuild.signing_config(fulcio=args.fulcio, rekor=args.rekor, oidc=args.oidc_provider,
                                     tsa=args.tsa, rekor_config=args.rekor_config, tsa_config=args.tsa_config,

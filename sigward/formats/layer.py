@@ -207,7 +207,7 @@ def _scan(root: str, excludes: Sequence[str]) -> list[tuple[str, os.stat_result]
             elif not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
                 raise LayerError(
                     f"{os.path.join(root, rel)}: special file (device, FIFO or socket) cannot go into a "
-                    "layer; exclude it with --exclude"
+                    "layer; leave it out with an exclude pattern"
                 )
             out.append((rel, st))
     return out

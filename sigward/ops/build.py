@@ -70,7 +70,8 @@ _PROTOCOLS = ("tcp", "udp", "sctp")
 
 @dataclass(frozen=True)
 class LayerSpec:
-    """``--layer SRC[:DEST]``: a directory placed under DEST, or a tarball appended as is."""
+    """A new layer: the directory ``source`` placed under ``dest`` (absolute, default ``/``), or the
+    tarball ``source`` appended as is (``dest`` None). The CLI parses ``--layer SRC[:DEST]`` into one."""
 
     source: str
     dest: str | None = None
@@ -80,32 +81,24 @@ class LayerSpec:
         return not os.path.isdir(self.source)
 
 
-def parse_layer_spec(text: str) -> LayerSpec:
-    """Split and check ``SRC[:DEST]``: SRC must exist; DEST (absolute) only for a directory.
-
-    A path that exists is taken whole, so a directory whose name holds ``:`` still works.
-    """
-    if not text:
-        raise UsageError("--layer needs a path: --layer DIR[:DEST] or --layer FILE.tar[.gz]")
-    src, dest = text, None
-    if not os.path.lexists(text) and ":" in text:
-        src, dest = text.rsplit(":", 1)
-        if not dest.startswith("/"):
-            raise UsageError(f"--layer {text}: DEST {dest!r} must be an absolute path inside the image")
+def layer_problem(spec: LayerSpec) -> str | None:
+    """Why ``spec`` cannot become a layer, or None: the source must exist, be a directory or a tarball,
+    and only a directory takes a destination. Checked before the base is read (``plan_build``)."""
+    src = spec.source
     if not os.path.exists(src):
-        raise UsageError(f"--layer {text}: {src} does not exist")
+        return f"{src} does not exist"
     if os.path.isdir(src):
-        if dest is not None:
-            layerfmt.normalise_dest(dest)
-        return LayerSpec(src, dest or "/")
+        if spec.dest is not None:
+            layerfmt.normalise_dest(spec.dest)
+        return None
     if not os.path.isfile(src):
-        raise UsageError(f"--layer {text}: {src} is neither a directory nor a regular file")
+        return f"{src} is neither a directory nor a regular file"
     if not layerfmt.is_tarball(src):
-        raise UsageError(f"--layer {text}: a file layer must be a tarball (.tar, .tar.gz or .tgz); "
-                         "to add a single file, put it in a directory")
-    if dest is not None:
-        raise UsageError(f"--layer {text}: a tarball is appended as is; DEST is only for directories")
-    return LayerSpec(src)
+        return ("a file layer must be a tarball (.tar, .tar.gz or .tgz); to add a single file, put it in "
+                "a directory")
+    if spec.dest is not None:
+        return "a tarball is appended as is; LayerSpec.dest is only for directories"
+    return None
 
 
 @dataclass
@@ -156,15 +149,16 @@ def parse_exposed_port(text: str) -> str:
     port, _, proto = text.partition("/")
     proto = (proto or "tcp").lower()
     if not port.isdigit() or not 0 < int(port) < 65536 or proto not in _PROTOCOLS:
-        raise UsageError(f"invalid --expose {text!r}: expected PORT[/tcp|udp|sctp] with PORT in 1-65535")
+        raise UsageError(f"invalid BuildOptions.expose {text!r}: expected PORT[/tcp|udp|sctp] with PORT in "
+                         "1-65535")
     return f"{int(port)}/{proto}"
 
 
-def _check_pairs(values: list[str], flag: str) -> None:
+def _check_pairs(values: list[str], name: str) -> None:
     for v in values:
         key, sep, _ = v.partition("=")
         if not sep or not key:
-            raise UsageError(f"invalid {flag} {v!r}: expected KEY=VALUE")
+            raise UsageError(f"invalid {name} {v!r}: expected KEY=VALUE")
 
 
 # --- verification --------------------------------------------------------------------------------
@@ -247,7 +241,11 @@ def plan_build(base: VerifiedBase, base_store: Store, options: BuildOptions,
     """
     if not isinstance(base, VerifiedBase):
         raise TypeError("plan_build needs the VerifiedBase returned by verify_base")
-    _check_pairs(options.env, "--env")
+    _check_pairs(options.env, "BuildOptions.env")
+    for spec in options.layers:
+        problem = layer_problem(spec)
+        if problem is not None:
+            raise UsageError(f"layer {spec.source}: {problem}")
     exposed = [parse_exposed_port(p) for p in options.expose]
     wanted = [Platform.parse(p) for p in options.platforms]
     root = base_store.get_manifest(base.digest)

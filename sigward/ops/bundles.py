@@ -81,15 +81,15 @@ def create_bundle(inputs: BundleInputs) -> bytes:
         try:
             cert_der = x509.load_pem_x509_certificate(cert_pem).public_bytes(serialization.Encoding.DER)
         except ValueError:
-            raise UsageError("--certificate is not a PEM certificate")
+            raise UsageError("BundleInputs.certificate_pem is not a PEM certificate")
     elif key_pem:
         try:
             hint = public_key_hint(serialization.load_pem_public_key(key_pem))  # type: ignore[arg-type]
         except ValueError:
-            raise UsageError("--key is not a PEM public key")
+            raise UsageError("BundleInputs.public_key_pem is not a PEM public key")
     else:
-        raise UsageError("the bundle needs the signer: pass --certificate or --key (or a --bundle with a "
-                         "cert)")
+        raise UsageError("the bundle needs the signer: pass BundleInputs.certificate_pem or "
+                         "BundleInputs.public_key_pem (or a BundleInputs.old_bundle with a cert)")
     entries = []
     if old is not None and old.rekor_bundle is not None and not inputs.ignore_tlog:
         entries.append(_tlog_from_rekor_bundle(old.rekor_bundle))
@@ -102,11 +102,12 @@ def create_bundle(inputs: BundleInputs) -> bytes:
     else:
         sig_text = inputs.signature_b64 or (old.base64_signature.encode() if old else None)
         if not sig_text:
-            raise UsageError("--artifact needs --signature (or a --bundle holding the signature)")
+            raise UsageError("BundleInputs.artifact_path needs BundleInputs.signature_b64 (or a "
+                             "BundleInputs.old_bundle holding the signature)")
         try:
             signature = base64.b64decode(sig_text.strip(), validate=True)
         except ValueError:
-            raise UsageError("--signature is not base64")
+            raise UsageError("BundleInputs.signature_b64 is not base64")
         assert inputs.artifact_path is not None
         digest = hashlib.sha256()
         try:
@@ -114,7 +115,8 @@ def create_bundle(inputs: BundleInputs) -> bytes:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
                     digest.update(chunk)
         except OSError as e:
-            raise UsageError(f"cannot read --artifact {inputs.artifact_path}: {e.strerror or e}")
+            raise UsageError(f"cannot read BundleInputs.artifact_path {inputs.artifact_path}: "
+                             f"{e.strerror or e}")
         data = bundle_fmt.message_signature_bundle(digest.digest(), signature, **material)
     return _as_v01(data) if entries else data
 

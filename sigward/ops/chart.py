@@ -130,7 +130,7 @@ def package_chart(directory: str | os.PathLike[str], dest_dir: str | os.PathLike
     """
     chart = load_chart_dir(directory)
     if version:
-        hc.check_version(version, "--version")
+        hc.check_version(version, "package_chart(version)")
         chart.metadata.version = version
     if app_version:
         chart.metadata.app_version = app_version
@@ -217,7 +217,7 @@ def parse_pull_source(text: str) -> AnyReference:
 def _created(tgz: Path, creation_time: str | None, epoch: int | None) -> str:
     if creation_time:
         if not hc.is_rfc3339(creation_time):
-            raise UsageError(f"--creation-time {creation_time!r}: expected an RFC 3339 time "
+            raise UsageError(f"push_chart(creation_time) {creation_time!r}: expected an RFC 3339 time "
                              "such as 2024-01-01T00:00:00Z")
         return creation_time
     if epoch is not None:
@@ -274,7 +274,8 @@ def _pick_version(store: Store, where: str) -> str:
     versions = [hc.version_for_tag(t) for t in tags]
     releases = [v for v in versions if hc.is_semver(v) and "-" not in v.split("+", 1)[0]]
     if not releases:
-        raise NotFoundError(f"{where}: no chart versions found (no SemVer tags); name one with --version")
+        raise NotFoundError(f"{where}: no chart versions found (no SemVer tags); name one with "
+                            "pull_chart(version)")
     return hc.tag_for_version(max(releases, key=hc.semver_key))
 
 

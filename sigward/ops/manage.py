@@ -105,7 +105,7 @@ def attach_signature(
     try:
         base64.b64decode(signature_b64, validate=True)
     except ValueError:
-        raise UsageError("the signature must be base64 (as written by sign-blob --b64)")
+        raise UsageError("the signature must be base64 (base64 of the raw signature bytes)")
     layer = legacy.signature_layer(
         payload, signature_b64, certificate_pem=certificate_pem, chain_pem=chain_pem,
         rekor_bundle_json=rekor_bundle_json, timestamp_json=timestamp_json,
@@ -161,7 +161,7 @@ def clean(store: Store, identifier: str, clean_type: str = "all",
     from sigward.ops.attached import attached_tag
 
     if clean_type not in CLEAN_TYPES:
-        raise UsageError(f"invalid --type {clean_type!r}: one of {', '.join(CLEAN_TYPES)}")
+        raise UsageError(f"invalid clean_type {clean_type!r}: one of {', '.join(CLEAN_TYPES)}")
     src = attach_store or store
     digest = store.resolve(identifier).digest
     removed: list[str] = []

@@ -46,7 +46,7 @@ def save(src: Store, identifier: str, directory: str, *, src_attach: Store | Non
 def local_image_identifier(layout: Store) -> str:
     """The digest of the image a saved layout holds (cosign's ``kind`` entry, else its only tag)."""
     if not isinstance(layout, LayoutStore):
-        raise SigwardError("--local-image needs an OCI layout directory")
+        raise SigwardError("local_image_identifier needs a LayoutStore (an OCI layout directory)")
     entries = layout.index_entries()
     images = [e for e in entries if (e.annotations or {}).get(KIND) in (KIND_IMAGE, KIND_INDEX)]
     if len({e.digest for e in images}) == 1:

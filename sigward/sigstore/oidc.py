@@ -60,8 +60,9 @@ DEVICE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
 SCOPES = "openid email"
 
 NO_TOKEN_MESSAGE = (
-    "no identity token: pass --identity-token, set SIGSTORE_ID_TOKEN, run in a CI with OIDC (GitHub Actions: "
-    "permissions id-token: write; GitLab: id_tokens with aud: sigstore), or run interactively"
+    "no identity token: pass IdentityOptions.identity_token, set SIGSTORE_ID_TOKEN, run in a CI with OIDC "
+    "(GitHub Actions: permissions id-token: write; GitLab: id_tokens with aud: sigstore), or run "
+    "interactively"
 )
 PRIVACY_NOTICE = (
     "Note: the identity you log in with (for most issuers, your email address) goes into the signing "
@@ -263,17 +264,17 @@ def get_identity_token(opts: IdentityOptions, env: Mapping[str, str] = os.enviro
     """
     flow = opts.auth_flow or None
     if flow is not None and flow not in AUTH_FLOWS:
-        raise UsageError(f"--fulcio-auth-flow {flow!r} is not one of {', '.join(AUTH_FLOWS)}")
+        raise UsageError(f"IdentityOptions.auth_flow {flow!r} is not one of {', '.join(AUTH_FLOWS)}")
     provider = opts.oidc_provider or None
     if provider is not None and provider not in PROVIDERS:
-        raise UsageError(f"--oidc-provider {provider!r} is not one of {', '.join(PROVIDERS)}")
+        raise UsageError(f"IdentityOptions.oidc_provider {provider!r} is not one of {', '.join(PROVIDERS)}")
 
     raw = _static_token(opts, provider, env)
     if raw is not None:
         return IdentityToken(raw, opts.oidc_client_id)
     if flow == "token":
-        raise UsageError("--fulcio-auth-flow=token needs a token: pass --identity-token or set "
-                         "SIGSTORE_ID_TOKEN")
+        raise UsageError("IdentityOptions.auth_flow=token needs a token: pass IdentityOptions.identity_token "
+                         "or set SIGSTORE_ID_TOKEN")
     if flow is None:
         if not opts.interactive:
             raise UsageError(NO_TOKEN_MESSAGE)
@@ -300,11 +301,12 @@ def _flag_token(value: str) -> str:
     """cosign's --identity-token: the token itself, or the path of a file that holds it."""
     value = value.strip()
     if os.path.isfile(value):
-        return _read_token_file(value, "--identity-token")
+        return _read_token_file(value, "IdentityOptions.identity_token")
     if _JWT_SHAPE.match(value):
         return value
     shown = value if len(value) <= 80 else value[:77] + "..."
-    raise UsageError(f"--identity-token is neither a JWT nor the path of a file: no file named {shown!r}")
+    raise UsageError(f"IdentityOptions.identity_token is neither a JWT nor the path of a file: no file named "
+                     f"{shown!r}")
 
 
 def _static_token(opts: IdentityOptions, provider: str | None, env: Mapping[str, str]) -> str | None:
@@ -338,19 +340,19 @@ _ID_DETECTORS = {
 def _from_provider(name: str, opts: IdentityOptions, env: Mapping[str, str], audience: str) -> str:
     """--oidc-provider: only that provider, and it must produce a token (as cosign's ProvideFrom)."""
     if name == "filesystem":
-        return _read_token_file(opts.filesystem_token_path, "--oidc-provider=filesystem")
+        return _read_token_file(opts.filesystem_token_path, "IdentityOptions.oidc_provider=filesystem")
     if name == "envvar":
         raw = env.get(SIGSTORE_ID_TOKEN_ENV, "").strip()
         if not raw:
-            raise IdentityError(f"--oidc-provider=envvar: {SIGSTORE_ID_TOKEN_ENV} is not set")
+            raise IdentityError(f"IdentityOptions.oidc_provider=envvar: {SIGSTORE_ID_TOKEN_ENV} is not set")
         return raw
     if name == "spiffe":
-        raise UsageError("--oidc-provider=spiffe is not supported (sigward does not speak the SPIFFE "
-                         "Workload API); fetch a JWT-SVID for audience sigstore and pass it with "
-                         "--identity-token")
+        raise UsageError("IdentityOptions.oidc_provider=spiffe is not supported (sigward does not speak the "
+                         "SPIFFE Workload API); fetch a JWT-SVID for audience sigstore and pass it with "
+                         "IdentityOptions.identity_token")
     found = _ambient(name, env, audience)
     if found is None:
-        raise IdentityError(f"--oidc-provider={name} found no token: {_ID_DETECTORS[name][1]}")
+        raise IdentityError(f"IdentityOptions.oidc_provider={name} found no token: {_ID_DETECTORS[name][1]}")
     return found
 
 
@@ -407,4 +409,4 @@ def _confirm_privacy(opts: IdentityOptions) -> None:
     question = "Are you sure you would like to continue? [y/N] "
     if opts.confirm is None or not opts.confirm(question):
         raise IdentityError("stopped before logging in: the question was not answered with 'y' "
-                            "(pass --yes to skip it)")
+                            "(pass IdentityOptions.skip_confirmation=True to skip it)")

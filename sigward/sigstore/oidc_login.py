@@ -104,7 +104,8 @@ def _read_secret(path: str) -> str:
         with open(path, encoding="utf-8") as f:
             return f.read().strip()
     except (OSError, UnicodeDecodeError) as e:
-        raise UsageError(f"cannot read --oidc-client-secret-file {path}: {getattr(e, 'strerror', None) or e}")
+        raise UsageError(f"cannot read IdentityOptions.oidc_client_secret_file {path}: "
+                         f"{getattr(e, 'strerror', None) or e}")
 
 
 def _pkce() -> tuple[str, str]:
@@ -294,8 +295,8 @@ class _RedirectListener:
         if redirect_url:
             u = urllib.parse.urlsplit(redirect_url)
             if u.scheme != "http" or u.hostname not in ("localhost", "127.0.0.1", "::1"):
-                raise UsageError(f"--oidc-redirect-url {redirect_url!r} must be an http:// URL on this "
-                                 "machine (localhost or 127.0.0.1)")
+                raise UsageError(f"IdentityOptions.oidc_redirect_url {redirect_url!r} must be an http:// "
+                                 "URL on this machine (localhost or 127.0.0.1)")
             host = "::1" if u.hostname == "::1" else "127.0.0.1"
             port, self.path, self.redirect_uri = u.port or 80, u.path or "/", redirect_url
         else:

@@ -197,7 +197,7 @@ def _service(spec: str, what: str) -> dict[str, Any]:
             "operator": kvs["operator"]}
 
 
-def _selector(text: str, flag: str) -> dict[str, Any]:
+def _selector(text: str, name: str) -> dict[str, Any]:
     t = text.strip().upper()
     if t in SELECTORS:
         return {"selector": t}
@@ -206,17 +206,18 @@ def _selector(text: str, flag: str) -> dict[str, Any]:
             return {"selector": "EXACT", "count": int(t[6:])}
         except ValueError:
             pass
-    raise UsageError(f"{flag} must be ANY, ALL or EXACT:<count>, got {text!r}")
+    raise UsageError(f"{name} must be ANY, ALL or EXACT:<count>, got {text!r}")
 
 
 def signing_config(*, fulcio: list[str], rekor: list[str], oidc: list[str], tsa: list[str],
                    rekor_config: str | None, tsa_config: str | None, base: dict[str, Any] | None = None,
                    keep: dict[str, bool] | None = None) -> dict[str, Any]:
     """A signing config v0.2; services from specs replace those of ``base`` (a file or the defaults)."""
+    # cosign requires the selector whenever services are given (the CLI says so in its flags' words).
     if rekor and not rekor_config:
-        raise UsageError("--rekor-config is required when --rekor is provided")
+        raise UsageError("signing_config(rekor=...) needs rekor_config, the selector of Rekor logs")
     if tsa and not tsa_config:
-        raise UsageError("--tsa-config is required when --tsa is provided")
+        raise UsageError("signing_config(tsa=...) needs tsa_config, the selector of timestamp authorities")
     keep = keep or {}
     base = base or {}
     out: dict[str, Any] = {"mediaType": SIGNING_CONFIG_MEDIA_TYPE}
@@ -228,9 +229,9 @@ def signing_config(*, fulcio: list[str], rekor: list[str], oidc: list[str], tsa:
             out[field] = list(base.get(field) or [])
         else:
             out[field] = []
-    out["rekorTlogConfig"] = (_selector(rekor_config, "--rekor-config") if rekor_config
+    out["rekorTlogConfig"] = (_selector(rekor_config, "signing_config(rekor_config)") if rekor_config
                               else base.get("rekorTlogConfig", {"selector": "ANY"}))
-    out["tsaConfig"] = (_selector(tsa_config, "--tsa-config") if tsa_config
+    out["tsaConfig"] = (_selector(tsa_config, "signing_config(tsa_config)") if tsa_config
                         else base.get("tsaConfig", {"selector": "ANY"}))
     return out
 

@@ -53,7 +53,8 @@ def _config(mirror: str, offline: bool, bootstrap: bytes | None = None) -> tuple
     except Exception as e:
         cause = e.__cause__ or e
         hint = "" if bootstrap is not None or mirror in (PUBLIC_GOOD, STAGING) else (
-            " (a mirror other than the public-good one needs --root root.json the first time)")
+            " (a mirror other than the public-good one needs initialize(root=<its root.json>) the first "
+            "time)")
         raise SigwardError(f"TUF repository {mirror}: {e}: {cause}{hint}")
     finally:
         if tmp:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sigward.cli.errors import cli_message
 from sigward.errors import SigwardError, UsageError
 from sigward.sigstore.oidc import (
     NO_TOKEN_MESSAGE,
@@ -230,13 +232,18 @@ def test_flag_may_name_a_file(minter: TokenMinter, tmp_path: Any) -> None:
     path.write_text(minter.mint("from-file") + "\n")
     env = {"SIGSTORE_ID_TOKEN": minter.mint("from-env")}
     assert get_identity_token(_opts(identity_token=str(path)), env).identity == "from-file"
-    with pytest.raises(UsageError, match=r"^--identity-token is neither a JWT nor the path of a file: no "
-                                         r"file named '.*/missing'$"):
+    # The library names its option; the CLI shows cosign's flag (sigward/cli/errors.py).
+    with pytest.raises(UsageError, match=r"^IdentityOptions.identity_token is neither a JWT nor the path of "
+                                         r"a file: no file named '.*/missing'$") as e:
         get_identity_token(_opts(identity_token=str(tmp_path / "missing")), {})
+    assert re.match(r"^--identity-token is neither a JWT nor the path of a file: no file named '.*/missing'$",
+                    cli_message(e.value))
     (tmp_path / "empty").write_text("\n")
-    with pytest.raises(IdentityError, match=r"^the identity token file .*/empty \(--identity-token\) is "
-                                            r"empty$"):
+    with pytest.raises(IdentityError, match=r"^the identity token file .*/empty "
+                                            r"\(IdentityOptions.identity_token\) is empty$") as e2:
         get_identity_token(_opts(identity_token=str(tmp_path / "empty")), {})
+    assert re.match(r"^the identity token file .*/empty \(--identity-token\) is empty$",
+                    cli_message(e2.value))
 
 
 def test_sigstore_id_token_env_beats_ambient(minter: TokenMinter, actions: ActionsTokenServer) -> None:
@@ -284,19 +291,29 @@ def test_named_providers(minter: TokenMinter, tmp_path: Any) -> None:
                               {"SIGSTORE_ID_TOKEN": minter.mint("env")}).identity == "env"
     with pytest.raises(IdentityError, match=r"^cannot read the identity token file /nonexistent/oidc-token "):
         get_identity_token(_opts(oidc_provider="filesystem"), {})
-    with pytest.raises(IdentityError, match=r"^--oidc-provider=github-actions found no token: GITHUB_"):
+    with pytest.raises(IdentityError, match=r"^IdentityOptions.oidc_provider=github-actions found no token: "
+                                            r"GITHUB_") as e:
         get_identity_token(_opts(oidc_provider="github-actions"), {})
-    with pytest.raises(UsageError, match=r"^--oidc-provider=spiffe is not supported"):
+    assert cli_message(e.value).startswith("--oidc-provider=github-actions found no token: GITHUB_")
+    with pytest.raises(UsageError, match=r"^IdentityOptions.oidc_provider=spiffe is not supported") as e2:
         get_identity_token(_opts(oidc_provider="spiffe"), {})
-    with pytest.raises(UsageError, match=r"^--oidc-provider 'k8s' is not one of github-actions, "):
+    assert "--" not in str(e2.value)
+    assert cli_message(e2.value) == (
+        "--oidc-provider=spiffe is not supported (sigward does not speak the SPIFFE Workload API); fetch a "
+        "JWT-SVID for audience sigstore and pass it with --identity-token")
+    with pytest.raises(UsageError, match=r"^IdentityOptions.oidc_provider 'k8s' is not one of "
+                                         r"github-actions, "):
         get_identity_token(_opts(oidc_provider="k8s"), {})
 
 
 def test_flow_choices_without_a_token() -> None:
-    with pytest.raises(UsageError, match=r"^--fulcio-auth-flow 'magic' is not one of normal, device, "):
+    with pytest.raises(UsageError, match=r"^IdentityOptions.auth_flow 'magic' is not one of normal, "
+                                         r"device, "):
         get_identity_token(_opts(auth_flow="magic"), {})
-    with pytest.raises(UsageError, match=r"^--fulcio-auth-flow=token needs a token"):
+    with pytest.raises(UsageError, match=r"^IdentityOptions.auth_flow=token needs a token") as e:
         get_identity_token(_opts(auth_flow="token"), {})
+    assert cli_message(e.value) == ("--fulcio-auth-flow=token needs a token: pass --identity-token or set "
+                                    "SIGSTORE_ID_TOKEN")
     with pytest.raises(UsageError) as e:
         get_identity_token(_opts(), {})
     assert str(e.value) == NO_TOKEN_MESSAGE
@@ -369,8 +386,10 @@ def test_login_denied_and_privacy_question_declined(issuer: OidcIssuer) -> None:
         return False
 
     opts = _opts(oidc_issuer=issuer.url, interactive=True, skip_confirmation=False, confirm=decline)
-    with pytest.raises(IdentityError, match=r"^stopped before logging in: .*\(pass --yes to skip it\)$"):
+    with pytest.raises(IdentityError, match=r"^stopped before logging in: .*\(pass "
+                                            r"IdentityOptions.skip_confirmation=True to skip it\)$") as e:
         get_identity_token(opts, {})
+    assert cli_message(e.value).endswith("(pass --yes to skip it)")
     assert asked == ["Are you sure you would like to continue? [y/N] "]
     # Declining stops before any request: only the first login's discovery and /auth reached the issuer.
     assert [r.path for r in issuer.requests] == ["/.well-known/openid-configuration", "/auth"]

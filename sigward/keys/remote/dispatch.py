@@ -72,7 +72,7 @@ def create_kms_key(uri: str) -> PublicKey:
 
     ref = parse_key_ref(uri)
     if ref.kind not in KMS_SCHEMES:
-        raise key_error(uri, "--kms needs a KMS key reference (awskms://, gcpkms://, azurekms://, "
+        raise key_error(uri, "create_kms_key needs a KMS key reference (awskms://, gcpkms://, azurekms://, "
                              "hashivault://)")
     if not handles(ref.kind):
         from sigward.keys.keyref import not_supported
