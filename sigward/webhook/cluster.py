@@ -9,9 +9,10 @@ Why it is shaped this way:
 - **Ready after the first list.** ``stamp()`` is None until every watched type has been listed once, so
   ``/readyz`` stays 503 (and the API server never routes to a replica that would deny everything).
 - **An invalid resource is skipped, not fatal.** policy-controller's own validating webhook refuses an
-  invalid ClusterImagePolicy at creation; without it (or with a resource that slipped in), the one
-  resource is logged, counted (``sigward_admission_invalid_resources_total``) and left out, and the rest
-  of the set stays enforced.
+  invalid ClusterImagePolicy at creation or edit; without it (or with a resource that slipped in), the
+  one resource is logged and counted (``sigward_admission_invalid_resources_total``): a new one is left
+  out, an edit that breaks a valid one keeps its last valid version enforced (what the refused edit would
+  have left), and the rest of the set stays enforced.
 - **Identity follows content.** Each resource enters the PolicySet with its ``resourceVersion``, so an
   edit changes the policy identity and so every verdict cache key: no stale verdict survives an edit.
 - **Namespaces as policy-controller.** ``secretRef`` Secrets (including ``cosign generate-key-pair
@@ -164,8 +165,13 @@ class ClusterSource:
         for item in listing.get("items") or []:
             # A list's items carry no apiVersion/kind of their own.
             body = self._admit(k, {"apiVersion": api_version, "kind": k.kind, **item})
+            name = _name(item)
+            with self._lock:
+                last_good = k.objects.get(name)
             if body is not None:
-                objects[_name(body)] = body
+                objects[name] = body
+            elif last_good is not None:  # an invalid edit: the last valid version stays
+                objects[name] = last_good
         with self._lock:
             if objects != k.objects or not k.synced:
                 self._generation += 1
@@ -195,13 +201,11 @@ class ClusterSource:
                             self._generation += 1
                     continue
                 body = self._admit(k, obj)
+                if body is None:
+                    continue  # a new invalid resource is left out; an invalid edit keeps the last valid one
                 with self._lock:
-                    if body is None:
-                        changed = k.objects.pop(name, None) is not None
-                    else:
-                        changed = k.objects.get(name) != body
+                    if k.objects.get(name) != body:
                         k.objects[name] = body
-                    if changed:
                         self._generation += 1
         except ApiException as e:
             if e.status == 410:

@@ -217,6 +217,19 @@ def test_an_invalid_policy_is_skipped_and_counted(world: World, registry: Any) -
     r = world.until(image, _allowed)
     assert _allowed(r), _why(r)
     assert world.server.get("/readyz")[0] == 200
+    # An edit that breaks the valid policy (and would trust another key) is refused by policy-controller's
+    # webhook, which leaves the old version in force: here the last valid version stays enforced.
+    edited = key_cip(good, f"{world.host}/{repo}*", world.other_pub)
+    edited["spec"]["mode"] = "bogus"
+    world.apply(edited)
+    deadline = time.monotonic() + POLL_SECONDS
+    while time.monotonic() < deadline and f"ClusterImagePolicy {good} is invalid" \
+            not in world.server.log.read_text():
+        time.sleep(0.2)
+    assert f"ClusterImagePolicy {good} is invalid, skipped: " in world.server.log.read_text()
+    time.sleep(1.0)  # not a timing assertion: lets a (wrong) reload happen before checking it did not
+    r = world.validate(world.pod(image))
+    assert _allowed(r), _why(r)
 
 
 def test_a_secret_ref_key_from_a_k8s_generated_secret(world: World, registry: Any) -> None:
