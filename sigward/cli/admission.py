@@ -21,9 +21,16 @@ examples:
   sigward admission certs --out /tmp/certs --host 127.0.0.1 --host sigward-admission.sigward-system.svc
   sigward admission serve --policies ./policies --tls-cert /tmp/certs/tls.crt --tls-key /tmp/certs/tls.key \\
       --listen 0.0.0.0:8443 --redis redis://redis:6379/0 --cache-ttl 10m
+  sigward admission serve --policies-from-cluster --kubeconfig ~/.kube/config --namespace cosign-system \
+      --tls-cert /tmp/certs/tls.crt --tls-key /tmp/certs/tls.key
 
 paths: POST /validations, POST /mutations (admission.k8s.io/v1 AdmissionReview), GET /healthz, /readyz
-(ready once the policies are loaded), /metrics (Prometheus). Any error, timeout or overload denies."""
+(ready once the policies are loaded), /metrics (Prometheus). Any error, timeout or overload denies.
+
+--policies-from-cluster watches ClusterImagePolicies (policy.sigstore.dev v1alpha1/v1beta1) and TrustRoots
+cluster-wide, and Secrets and ConfigMaps in --namespace (secretRef keys, configMapRef policies); a pod's
+imagePullSecrets, its service account's and signaturePullSecrets are read in the pod's namespace. An
+invalid resource is logged, counted and skipped; /readyz answers once everything has been listed."""
 
 
 def _duration(text: str) -> float:
@@ -54,9 +61,18 @@ def register(sub: Any) -> None:
 
     s = asub.add_parser("serve", help="serve /validations and /mutations over HTTPS", epilog=SERVE_EPILOG,
                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    s.add_argument("--policies", action="append", required=True, metavar="DIR",
+    s.add_argument("--policies", action="append", default=[], metavar="DIR",
                    help="ClusterImagePolicy, TrustRoot and Secret manifests (a directory or file; "
                         "repeatable); reloaded when they change")
+    s.add_argument("--policies-from-cluster", action="store_true",
+                   help="watch ClusterImagePolicies, TrustRoots and --namespace's Secrets and ConfigMaps "
+                        "through the Kubernetes API (with --policies, both; the cluster wins a name)")
+    s.add_argument("--kubeconfig", default=None, metavar="FILE",
+                   help="with --policies-from-cluster: kubeconfig to use (default: the in-cluster service "
+                        "account, else $KUBECONFIG or ~/.kube/config)")
+    s.add_argument("--namespace", default=None, metavar="NS",
+                   help="with --policies-from-cluster: the webhook's own namespace, where secretRef Secrets "
+                        "and ConfigMaps live (default: the pod's namespace in a cluster, else cosign-system)")
     s.add_argument("--trustroot", action="append", default=[], metavar="FILE",
                    help="TrustRoot manifest, referenced by name from trustRootRef (repeatable)")
     s.add_argument("--tls-cert", required=True, metavar="FILE", help="serving certificate (PEM; reloaded)")
@@ -113,6 +129,12 @@ def _serve(args: argparse.Namespace) -> int:
     from sigward.errors import UsageError
 
     paths = [Path(p) for p in [*args.policies, *args.trustroot]]
+    if not args.policies and not args.policies_from_cluster:
+        raise UsageError("give the policies: --policies DIR and/or --policies-from-cluster")
+    if (args.kubeconfig or args.namespace) and not args.policies_from_cluster:
+        raise UsageError("--kubeconfig and --namespace go with --policies-from-cluster")
+    if args.kubeconfig and not Path(args.kubeconfig).is_file():
+        raise UsageError(f"{args.kubeconfig}: no such file")
     for p in paths:
         if not p.exists():
             raise UsageError(f"{p}: no such file or directory")
@@ -126,8 +148,11 @@ def _serve(args: argparse.Namespace) -> int:
         import prometheus_client  # noqa: F401
         if args.redis:
             import redis  # noqa: F401
+        if args.policies_from_cluster:
+            import kubernetes  # noqa: F401
     except ImportError as e:
-        raise UsageError(f"the admission server needs {e.name}: pip install 'sigward[admission]'")
+        extra = "k8s" if e.name == "kubernetes" else "admission"
+        raise UsageError(f"the admission server needs {e.name}: pip install 'sigward[{extra}]'")
 
     from sigward.oci.registry.keychain import default_keychain
     from sigward.webhook import loading
@@ -144,11 +169,29 @@ def _serve(args: argparse.Namespace) -> int:
     metrics = Metrics()
     shared = RedisCache(args.redis, args.cache_ttl, on_error=metrics.redis_error) if args.redis else None
     cache = VerdictCache(MemoryCache(args.cache_ttl, args.cache_size), shared)
+    source = _cluster_source(args, metrics) if args.policies_from_cluster else None
     service = AdmissionService(cache, metrics, timeout=args.timeout, no_match=args.no_match_policy,
                                workers=args.workers, max_pending=args.max_pending, base_keychain=base,
-                               cache_ttl=args.cache_ttl)
+                               cache_ttl=args.cache_ttl, cluster_secrets=source)
     host, port = args.listen
     config = ServerConfig(host=host, port=port, tls_cert=Path(args.tls_cert), tls_key=Path(args.tls_key),
                           watch=paths, reload_interval=args.reload_interval)
-    server = AdmissionServer(service, config, lambda: loading.load(paths, options))
+    if source is None:
+        server = AdmissionServer(service, config, lambda: loading.load(paths, options))
+        return run(server)
+    server = AdmissionServer(service, config, lambda: loading.load_cluster(paths, source, options),
+                             source_stamp=source.stamp)
+    source.start()
     return run(server)
+
+
+def _cluster_source(args: argparse.Namespace, metrics: Any) -> Any:
+    from sigward.errors import UsageError
+    from sigward.webhook.cluster import ClusterSource, api_client, in_cluster_namespace
+
+    try:
+        client = api_client(args.kubeconfig)
+    except Exception as e:
+        raise UsageError(f"cannot configure the Kubernetes client: {e}".splitlines()[0])
+    namespace = args.namespace or in_cluster_namespace() or "cosign-system"
+    return ClusterSource(client, namespace, metrics)

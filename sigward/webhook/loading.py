@@ -1,5 +1,6 @@
-"""Policies from files: ``--policies DIR`` and ``--trustroot FILE…`` through the engine's PolicySet (the same
-loading and validation as ``sigward policy test``), into one immutable generation the service swaps in."""
+"""Policies from files (``--policies DIR``, ``--trustroot FILE…``) and/or the cluster, through the engine's
+PolicySet (the same loading and validation as ``sigward policy test``), into one immutable generation the
+service swaps in."""
 
 from __future__ import annotations
 
@@ -16,6 +17,23 @@ def load(paths: Sequence[Path], options: Any) -> Loaded:
     from sigward.admission import Engine, PolicySet
 
     policies = PolicySet.load(list(paths))
+    engine = Engine(policies, options)
+    _warm_up(policies)
+    return Loaded(engine=engine, identity=policies.identity, secrets=dict(policies.secrets),
+                  policy_count=len(policies.policies))
+
+
+def load_cluster(paths: Sequence[Path], source: Any, options: Any) -> Loaded:
+    """The cluster's resources (``source``: a ``ClusterSource``), plus the files under ``paths`` if any
+    (the cluster wins a name both define). The cluster's resources were validated one by one as they
+    arrived; the files are all-or-nothing, as in file mode."""
+    from sigward.admission import Engine, PolicySet
+    from sigward.webhook.cluster import merge, with_cluster_secrets
+
+    policies = PolicySet.from_documents(source.documents())
+    if paths:
+        policies = merge(PolicySet.load(list(paths)), policies)
+    policies = with_cluster_secrets(policies, source)
     engine = Engine(policies, options)
     _warm_up(policies)
     return Loaded(engine=engine, identity=policies.identity, secrets=dict(policies.secrets),

@@ -32,6 +32,12 @@ class Metrics:
                                      "ClusterImagePolicies in the active policy set", registry=self.registry)
         self.reloads = Counter("sigward_admission_policy_reloads", "policy directory reloads",
                                ["result"], registry=self.registry)
+        # --policies-from-cluster: resources left out as invalid, and list/watch failures (then retried).
+        self.invalid_resources = Counter("sigward_admission_invalid_resources",
+                                         "cluster resources skipped as invalid", ["kind"],
+                                         registry=self.registry)
+        self.watch_errors = Counter("sigward_admission_watch_errors", "failed list/watch calls (retried)",
+                                    ["kind"], registry=self.registry)
 
     def render(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

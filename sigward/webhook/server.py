@@ -93,11 +93,14 @@ class TLSReloader:
 
 class AdmissionServer:
     def __init__(self, service: AdmissionService, config: ServerConfig,
-                 loader: Callable[[], Loaded]) -> None:
+                 loader: Callable[[], Loaded], source_stamp: Callable[[], object] | None = None) -> None:
+        """``source_stamp``: the change stamp of a policy source other than files (the cluster watch),
+        None while that source is not yet synced (then nothing is loaded and /readyz stays 503)."""
         self.service, self.config, self.loader = service, config, loader
+        self.source_stamp = source_stamp
         self.tls = TLSReloader(config.tls_cert, config.tls_key)
         self._active = 0
-        self._policy_stamp: tuple[tuple[str, int, int], ...] = ()
+        self._policy_stamp: object = ()
         self.bound_port = 0
 
     # --- handlers -----------------------------------------------------------------------------------
@@ -184,8 +187,14 @@ class AdmissionServer:
     # --- lifecycle ----------------------------------------------------------------------------------
 
     def reload_policies(self) -> bool:
-        """Load the policies if their files changed; keep the last good set when the new one is invalid."""
-        stamp = _fingerprint(self.config.watch)
+        """Load the policies if their files (or the cluster's resources) changed; keep the last good set
+        when the new one is invalid."""
+        stamp: object = _fingerprint(self.config.watch)
+        if self.source_stamp is not None:
+            extra = self.source_stamp()
+            if extra is None:
+                return False
+            stamp = (stamp, extra)
         if stamp == self._policy_stamp and self.service.ready:
             return False
         self._policy_stamp = stamp

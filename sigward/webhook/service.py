@@ -83,10 +83,14 @@ class _Plan:
 class AdmissionService:
     def __init__(self, cache: VerdictCache, metrics: Metrics, *, timeout: float = 8.0,
                  no_match: Literal["deny", "allow", "warn"] = "deny", workers: int = 16,
-                 max_pending: int = 256, base_keychain: Any = None, cache_ttl: float = 600.0) -> None:
+                 max_pending: int = 256, base_keychain: Any = None, cache_ttl: float = 600.0,
+                 cluster_secrets: Any = None) -> None:
+        """``cluster_secrets``: a ``ClusterSource`` (``--policies-from-cluster``): a pod's imagePullSecrets
+        and its service account's are then read from the API server instead of the policy files."""
         self.cache, self.metrics = cache, metrics
         self.timeout, self.no_match, self.max_pending = timeout, no_match, max_pending
         self.base_keychain, self.cache_ttl = base_keychain, cache_ttl
+        self.cluster_secrets = cluster_secrets
         self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sigward-verify")
         self.loaded: Loaded | None = None
         self._lock = threading.Lock()
@@ -127,8 +131,12 @@ class AdmissionService:
         todo: list[_Todo] = []
         context = _match_context(review)
         # Verdicts reached with a pod's pull secrets are kept apart from those reached without them.
-        creds = ",".join(f"{review.namespace}/{n}" for n in pull_secret_names(review)
-                         if (review.namespace, n) in loaded.secrets)
+        if self.cluster_secrets is not None:
+            # Names only (no API call on the warm path): the credentials they stand for are fetched on a miss.
+            creds = f"{review.namespace}|sa:{service_account(review)}|" + ",".join(pull_secret_names(review))
+        else:
+            creds = ",".join(f"{review.namespace}/{n}" for n in pull_secret_names(review)
+                             if (review.namespace, n) in loaded.secrets)
         for site in image_sites(review):
             kind, digest_ref, names, looks = self._classify(loaded, site.image, context, resource)
             if kind == "unparsable":
@@ -197,7 +205,7 @@ class AdmissionService:
         plan = self._plan(review)
         if isinstance(plan, dict):
             return plan
-        keychain = self._keychain(review, plan.loaded)
+        keychain: Any = _UNSET
         futures: dict[int, Future[dict[str, Any]]] = {}
         for i, t in enumerate(plan.todo):
             t.decision, tier = self.cache.get(t.key)
@@ -205,6 +213,13 @@ class AdmissionService:
                 self.metrics.cache_hits.labels(tier or "memory").inc()
                 continue
             self.metrics.cache_misses.inc()
+            if keychain is _UNSET:
+                try:
+                    keychain = self._keychain(review, plan.loaded)
+                except Exception as e:  # the API server down: fail closed, with the reason
+                    plan.errors.append(msg.failed(t.site, f"reading the pull secrets failed: {e}"))
+                    self.metrics.failures.labels("error").inc()
+                    continue
             fut = self._submit(plan.loaded, t, plan.resource, keychain)
             if fut is None:
                 plan.errors.append(msg.failed(t.site, "the admission server is overloaded; retry later"))
@@ -274,13 +289,16 @@ class AdmissionService:
         """The pod's imagePullSecrets (from the Secrets loaded with the policies), before the base keychain;
         None (the engine's default) when the pod names none that are known."""
         names = pull_secret_names(review)
-        found = [(n, loaded.secrets[(review.namespace, n)]) for n in names
-                 if (review.namespace, n) in loaded.secrets]
+        if self.cluster_secrets is not None:
+            found = list(self.cluster_secrets.pull_secrets(review.namespace, service_account(review), names))
+        else:
+            found = [(f"{review.namespace}/{n}", loaded.secrets[(review.namespace, n)]) for n in names
+                     if (review.namespace, n) in loaded.secrets]
         if not found:
             return None
         from sigward.oci.registry.keychain import MultiKeychain, PullSecretKeychain, default_keychain
 
-        pull = PullSecretKeychain([data for _, data in found], [f"{review.namespace}/{n}" for n, _ in found])
+        pull = PullSecretKeychain([data for _, data in found], [label for label, _ in found])
         return MultiKeychain(pull, self.base_keychain or default_keychain())
 
     # --- mutation -----------------------------------------------------------------------------------
@@ -294,7 +312,7 @@ class AdmissionService:
             return allow(review)
         from sigward.oci.reference import parse_registry_reference
 
-        keychain = self._keychain(review, loaded)
+        keychain: Any = _UNSET
         jobs: list[tuple[ImageSite, Future[str]]] = []
         for site in image_sites(review):
             try:
@@ -303,6 +321,11 @@ class AdmissionService:
                 continue
             if ref.digest:
                 continue
+            if keychain is _UNSET:
+                try:
+                    keychain = self._keychain(review, loaded)
+                except Exception:
+                    return allow(review)  # left unpinned: the validating webhook denies it, with a reason
             jobs.append((site, self.pool.submit(loaded.engine.resolve, site.image, keychain)))
         if jobs:
             wait_futures([f for _, f in jobs], timeout=max(0.0, deadline - time.monotonic()))
@@ -314,6 +337,23 @@ class AdmissionService:
             if digest.startswith("sha256:"):
                 ops.append({"op": "replace", "path": site.pointer, "value": f"{site.image}@{digest}"})
         return patch(review, ops)
+
+
+_UNSET: Any = object()
+
+
+def service_account(review: Review) -> str:
+    """The pod spec's service account (``default`` when it names none, as the API server defaults it)."""
+    from sigward.webhook.review import POD_SPEC_AT
+
+    spec: Any = review.object
+    for part in POD_SPEC_AT.get((review.group, review.kind), ()):
+        spec = spec.get(part) if isinstance(spec, Mapping) else None
+    if isinstance(spec, Mapping):
+        name = spec.get("serviceAccountName") or spec.get("serviceAccount")
+        if isinstance(name, str) and name:
+            return name
+    return "default"
 
 
 def _looks_at_resource(cip: Any) -> bool:

@@ -80,6 +80,8 @@ def test_deployment_runs_two_replicas_of_the_image_by_digest(manifests: list[dic
     assert "--listen=0.0.0.0:8443" in args
     assert "--tls-cert=/etc/sigward/tls/tls.crt" in args and "--tls-key=/etc/sigward/tls/tls.key" in args
     assert "--policies=/etc/sigward/policies" in args
+    # The cluster's policies, and the release namespace for secretRef Secrets, by default.
+    assert "--policies-from-cluster" in args and f"--namespace={NAMESPACE}" in args
     assert not any(a.startswith("--redis") for a in args)
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     volumes = {v["name"]: v for v in pod["volumes"]}
@@ -200,6 +202,13 @@ def test_crd_versions_and_names(manifests: list[dict[str, Any]]) -> None:
     tr = crds["TrustRoot"]["spec"]
     assert [(v["name"], v["storage"]) for v in tr["versions"]] == [("v1alpha1", True)]
     assert all(c["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for c in crds.values())
+
+
+def test_policies_from_files_only(helm: Helm, base_args: list[str]) -> None:
+    docs = render(helm, *base_args, "--set", "policiesFromCluster=false")
+    args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--policies=/etc/sigward/policies" in args
+    assert not any(a.startswith(("--policies-from-cluster", "--namespace")) for a in args)
 
 
 def test_crds_can_be_left_to_an_existing_install(helm: Helm, base_args: list[str]) -> None:

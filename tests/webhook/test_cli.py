@@ -40,6 +40,14 @@ def test_serve_usage_errors(tmp_path: Path) -> None:
     r = sigward("admission", "serve", "--policies", str(tmp_path), "--tls-cert", "x", "--tls-key", "y",
                 "--listen", "nonsense")
     assert r.returncode != 0 and "HOST:PORT" in r.stderr
+    r = sigward("admission", "serve", "--tls-cert", "x", "--tls-key", "y")
+    assert r.returncode != 0 and "--policies DIR and/or --policies-from-cluster" in r.stderr
+    r = sigward("admission", "serve", "--policies", str(tmp_path), "--kubeconfig", str(tmp_path / "k"),
+                "--tls-cert", "x", "--tls-key", "y")
+    assert r.returncode != 0 and "go with --policies-from-cluster" in r.stderr
+    r = sigward("admission", "serve", "--policies-from-cluster", "--kubeconfig", str(tmp_path / "k"),
+                "--tls-cert", "x", "--tls-key", "y")
+    assert r.returncode != 0 and r.stderr.startswith("Error: ") and "no such file" in r.stderr
 
 
 def test_other_commands_do_not_import_the_server() -> None:
@@ -50,3 +58,12 @@ def test_other_commands_do_not_import_the_server() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_file_based_serving_does_not_import_the_kubernetes_client() -> None:
+    code = ("import sys; import sigward.webhook.server, sigward.webhook.loading, sigward.webhook.service; "
+            "from sigward.cli.main import build_parser; build_parser('admission'); "
+            "print('kubernetes' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
