@@ -192,6 +192,8 @@ def _cluster_source(args: argparse.Namespace, metrics: Any) -> Any:
     try:
         client = api_client(args.kubeconfig)
     except Exception as e:
-        raise UsageError(f"cannot configure the Kubernetes client: {e}".splitlines()[0])
+        where = f" from {args.kubeconfig}" if args.kubeconfig else ""
+        cause = " ".join(str(e).split())[:300]  # a YAML error spans lines: keep all of it, on one
+        raise UsageError(f"cannot configure the Kubernetes client{where}: {cause}")
     namespace = args.namespace or in_cluster_namespace() or "cosign-system"
     return ClusterSource(client, namespace, metrics)
