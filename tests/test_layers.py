@@ -84,21 +84,8 @@ def test_the_contract_sees_lazy_imports(tmp_path: Path) -> None:
 # --- below the CLI, messages name library settings, never flags -----------------------------------------
 
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
-SPEED = "owned by another change this session (helper speed: oci/, transport, ops/copy); the lead clears it"
-CLUSTER = "owned by another change this session (helper cluster: admission/, webhook/); the lead clears it"
 # (module file, flag) → why that string may name it. A stale entry fails too, so the list only shrinks.
-FLAG_ALLOWED: dict[tuple[str, str], str] = {
-    ("sigward/formats/imagerefs.py", "--from"): "Dockerfile syntax being parsed (COPY --from=IMAGE)",
-    ("sigward/ops/copy.py", "--only"): SPEED,
-    ("sigward/ops/copy.py", "--skip-unreadable"): SPEED,
-    ("sigward/oci/registry/client.py", "--registry-cacert"): SPEED,
-    ("sigward/oci/registry/client.py", "--allow-insecure-registry"): SPEED,
-    ("sigward/oci/registry/client.py", "--allow-http-registry"): SPEED,
-    ("sigward/oci/registry/client.py", "--registry-username"): SPEED,
-    ("sigward/oci/registry/client.py", "--registry-password"): SPEED,
-    ("sigward/admission/authorities.py", "--secret"): CLUSTER,
-    ("sigward/admission/sources.py", "--policy"): CLUSTER,
-}
+FLAG_ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def _docstring_ids(tree: ast.Module) -> set[int]:
@@ -111,13 +98,21 @@ def _docstring_ids(tree: ast.Module) -> set[int]:
     return out
 
 
-def string_literals(path: Path) -> list[tuple[int, str]]:
+def _compared_ids(tree: ast.Module) -> set[int]:
+    """Constants that are an operand of a comparison (``"--from=" in field``, ``x == "--"``): input syntax
+    being recognised (a Dockerfile's ``COPY --from=``), never text anybody is shown."""
+    return {id(operand) for node in ast.walk(tree) if isinstance(node, ast.Compare)
+            for operand in (node.left, *node.comparators) if isinstance(operand, ast.Constant)}
+
+
+def string_literals(path: Path, *, messages: bool = False) -> list[tuple[int, str]]:
     """Every string constant of a module but its docstrings (comments are not in the tree); an f-string
-    contributes its literal parts, and adjacent literals arrive already joined."""
+    contributes its literal parts, and adjacent literals arrive already joined. ``messages``: only those
+    that can reach a reader, so not the operands of comparisons either."""
     tree = ast.parse(path.read_text(), str(path))
-    docs = _docstring_ids(tree)
+    skip = _docstring_ids(tree) | (_compared_ids(tree) if messages else set())
     return [(n.lineno, n.value) for n in ast.walk(tree)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip]
 
 
 def below_the_cli() -> list[Path]:
@@ -129,7 +124,7 @@ def flag_mentions() -> list[tuple[str, int, str, str]]:
     found = []
     for path in below_the_cli():
         rel = str(path.relative_to(ROOT.parent))
-        for line, text in string_literals(path):
+        for line, text in string_literals(path, messages=True):
             found += [(rel, line, flag, text) for flag in FLAG.findall(text)]
     return found
 
@@ -155,14 +150,24 @@ def test_the_flag_scan_sees_strings_not_docstrings(tmp_path: Path) -> None:
     assert FLAG.findall("-----BEGIN PUBLIC KEY----- a--b x=--y") == ["--y"]
 
 
+def test_the_flag_scan_skips_syntax_being_matched_not_messages(tmp_path: Path) -> None:
+    """Dockerfile syntax (``COPY --from=IMAGE``) is matched by a comparison; a message naming it is seen."""
+    p = tmp_path / "m.py"
+    p.write_text('def f(field, x):\n    if "--from=" not in field or x == "--only":\n        return None\n'
+                 '    raise ValueError(f"bad {field}: pass --from")\n')
+    assert [t for _line, t in string_literals(p)] == ["--from=", "--only", "bad ", ": pass --from"]
+    assert [t for _line, t in string_literals(p, messages=True)] == ["bad ", ": pass --from"]
+
+
 def test_every_cli_wording_names_a_live_library_phrase() -> None:
     """Each library phrase of the CLI's wording table occurs in the lower layers' strings (no dead entry
     that would hide a reworded message), names no flag itself, and is not shadowed by an earlier one."""
-    from sigward.cli.errors import FLAG_WORDING
+    from sigward.cli.errors import FLAG_WORDING, POLICY_TEST_WORDING
 
-    texts = [t for path in below_the_cli() for _line, t in string_literals(path)]
-    for i, (library, _cli) in enumerate(FLAG_WORDING):
-        assert not FLAG.search(library), library
-        assert any(library in t for t in texts), f"{library!r} occurs in no message below the CLI"
-        shadowing = [earlier for earlier, _ in FLAG_WORDING[:i] if earlier in library]
-        assert not shadowing, f"{library!r} is rewritten by {shadowing} first"
+    texts = [t for path in below_the_cli() for _line, t in string_literals(path, messages=True)]
+    for table in (FLAG_WORDING, POLICY_TEST_WORDING):
+        for i, (library, _cli) in enumerate(table):
+            assert not FLAG.search(library), library
+            assert any(library in t for t in texts), f"{library!r} occurs in no message below the CLI"
+            shadowing = [earlier for earlier, _ in table[:i] if earlier in library]
+            assert not shadowing, f"{library!r} is rewritten by {shadowing} first"

@@ -74,7 +74,7 @@ def parse_only(values: list[str] | None, sig_only: bool = False) -> frozenset[st
     for k in sorted(kinds):
         if k not in ONLY_VALUES:
             raise UsageError(
-                f"invalid value for --only: {k}, only the following values are supported: "
+                f"invalid value for plan_copy(only): {k}, only the following values are supported: "
                 f"[{' '.join(ONLY_VALUES)}]"
             )
     return frozenset(kinds) or None
@@ -260,8 +260,8 @@ class _Planner:
 
     def _unreadable(self, e: _Unreadable) -> None:
         if not self.skip_unreadable:
-            raise StoreError(f"cannot copy {e} (nothing was copied; --skip-unreadable copies the rest "
-                             "without it)")
+            raise StoreError(f"cannot copy {e} (nothing was copied; plan_copy(skip_unreadable=True) "
+                             "copies the rest without it)")
         self.skipped.append(str(e))
 
     def _referrers(self, digest: str, entities: int) -> list[Descriptor]:

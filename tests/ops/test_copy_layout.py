@@ -143,7 +143,7 @@ def test_parse_only() -> None:
     assert parse_only([]) is None
     assert parse_only(["sig,att", "sbom"]) == {"sig", "att", "sbom"}
     assert parse_only([], sig_only=True) == {"sig"}
-    with pytest.raises(UsageError, match=r"invalid value for --only: img, only the following values are"):
+    with pytest.raises(UsageError, match=r"invalid value for plan_copy\(only\): img, only the following"):
         parse_only(["sig,img"])
 
 

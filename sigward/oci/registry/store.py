@@ -23,7 +23,7 @@ from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
 from sigward.oci.reference import Reference
 from sigward.oci.registry.auth import pull_scope, push_scope
-from sigward.oci.registry.client import RegistryClient
+from sigward.oci.registry.client import RegistryClient, registry_errors
 from sigward.oci.registry.upload import BlobUploads, int_header
 from sigward.oci.store import MAX_SMALL_BLOB, BlobContent, ProgressFn, Store, StoreOptions
 
@@ -41,18 +41,6 @@ CHUNKED_THRESHOLD = 1 << 62
 CHUNK_SIZE = 8 * 1024 * 1024
 # How often a manifest PUT is sent while the registry answers MANIFEST_BLOB_UNKNOWN (see _put_manifest_bytes).
 BLOB_UNKNOWN_ATTEMPTS = 5
-
-
-def _error_codes(resp: httpx.Response) -> set[str]:
-    """The ``errors[].code`` values of a registry error body (read already)."""
-    from sigward import safejson
-
-    try:
-        obj = safejson.loads(resp.content or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return set()
-    errs = obj.get("errors") if isinstance(obj, dict) else None
-    return {str(e.get("code")) for e in errs or [] if isinstance(e, dict) and e.get("code")}
 
 
 def fallback_tag(digest: str) -> str:
@@ -181,7 +169,7 @@ class RegistryStore(BlobUploads, Store):
             if resp.status_code != 400 or attempt + 1 == BLOB_UNKNOWN_ATTEMPTS:
                 return resp
             resp.read()
-            if "MANIFEST_BLOB_UNKNOWN" not in _error_codes(resp):
+            if "MANIFEST_BLOB_UNKNOWN" not in {code for code, _msg in registry_errors(resp)}:
                 return resp
             resp.close()
             time.sleep(0.05 * 2 ** attempt)
