@@ -154,10 +154,10 @@ def _skip_final_collection() -> None:
     gc.freeze()
 
 
-def _main(args: list[str]) -> int:
+def _main(argv: list[str]) -> int:
     from sigward.cli import globalflags
 
-    args_in = list(args)
+    args_in = list(argv)
     if args_in[:1] == ["signer"]:
         # The buildpacks phase parses lifecycle-style flags (-report, -cosign-config) and has its own exit
         # codes; it gets its arguments untouched.
