@@ -52,6 +52,8 @@ def fallback_tag(digest: str) -> str:
 class RegistryStore(BlobUploads, Store):
     """One repository in a registry."""
 
+    overlaps_io = True  # every read and write is a round trip: copy and verify overlap them
+
     def __init__(self, ref: Reference, options: StoreOptions | None = None,
                  client: RegistryClient | None = None) -> None:
         self.ref = ref
