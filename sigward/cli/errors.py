@@ -86,6 +86,7 @@ FLAG_WORDING: tuple[tuple[str, str], ...] = (
      "--local-image needs an OCI layout directory"),
     # copy (ops/copy.py)
     ("invalid value for plan_copy(only)", "invalid value for --only"),
+    ("Use plan_copy(force=True) to overwrite", "Use `-f` to overwrite"),
     ("plan_copy(skip_unreadable=True) copies the rest", "--skip-unreadable copies the rest"),
     *REGISTRY_WORDING,
 )

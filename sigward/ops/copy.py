@@ -193,7 +193,8 @@ class _Planner:
             self._manifests.add((id(dest), m.digest, tag))
             return True
         if tag is not None and not self.force:
-            raise StoreError(f'image "{dest.reference(tag)}" already exists. Use `-f` to overwrite')
+            raise StoreError(f'image "{dest.reference(tag)}" already exists. '
+                             'Use plan_copy(force=True) to overwrite')
         return False
 
     def _present_entities(self, m: Manifest, source: Store, dest: Store, entities: list[str] | None) -> None:
