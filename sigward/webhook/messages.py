@@ -4,6 +4,10 @@ way knative renders them (reference §2.5), from a verdict reduced to plain data
 The decision (admit or not) is computed separately from the wording (reference §2.9: policy-controller
 mixes them up and can relabel an enforce error as a warning); here a warn policy only ever produces
 warnings and an enforce policy only ever errors.
+
+Reasons from below (the registry client, the engine) name library settings (``StoreOptions.ca_file``);
+``outcome`` words them as the flags ``admission serve`` takes — the registry flags it shares with
+``verify`` — through the CLI's table, so whoever reads a denial learns what to change on the webhook.
 """
 
 from __future__ import annotations
@@ -88,7 +92,10 @@ def failed(site: ImageSite, reason: str) -> FieldError:
 def outcome(errors: list[FieldError]) -> tuple[str | None, list[str]]:
     """(denial message or None, warnings): warnings split on newlines as knative does, since the API server
     drops warnings with control characters."""
+    from sigward.cli.errors import REGISTRY_WORDING, cli_wording
+
     denials = [e for e in errors if not e.warning]
     warns = [e for e in errors if e.warning]
-    warnings = render(warns).split("\n") if warns else []
-    return (f"validation failed: {render(denials)}" if denials else None), warnings
+    warnings = cli_wording(render(warns), REGISTRY_WORDING).split("\n") if warns else []
+    denial = cli_wording(f"validation failed: {render(denials)}", REGISTRY_WORDING) if denials else None
+    return denial, warnings

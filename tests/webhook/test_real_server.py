@@ -300,6 +300,9 @@ def test_pull_secrets_from_the_policy_directory(tls_registry: Any, world: World,
         s.wait_ready()
         anonymous = validate(s, workload("Pod", pod_spec(img), namespace="team"))
         assert anonymous["allowed"] is False, anonymous
+        # The registry client's reason, worded as the webhook's own registry flags.
+        assert (f"no credentials found; run `sigward login {tls_registry.host}` or pass "
+                "--registry-username/--registry-password") in anonymous["status"]["message"]
         spec = pod_spec(img, pull_secrets=("regcred",))
         assert validate(s, workload("Pod", spec, namespace="team"))["allowed"] is True
         # The same secret name in another namespace is not that Secret.

@@ -155,6 +155,11 @@ class ServerProcess:
                 return resp.status, resp.read()
         except urllib.error.HTTPError as e:
             return e.code, e.read()
+        except urllib.error.URLError as e:
+            # Say why the server is not answering: its exit status and its log (a bare "connection
+            # refused" once left a CI failure unexplained).
+            raise AssertionError(f"{method} {path}: {e.reason}; server exit status {self.proc.poll()}; "
+                                 f"its log:\n{self.log.read_text()[-4000:]}") from e
 
     def get(self, path: str) -> tuple[int, bytes]:
         return self.request("GET", path)
