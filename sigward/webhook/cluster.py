@@ -222,14 +222,20 @@ class ClusterSource:
             return body
         from sigward.admission.policyset import Document, PolicySet
 
+        problems: list[str] = []
+        if k.kind == "ClusterImagePolicy":
+            body, problems = _secret_refs_here(body, self.namespace)
         try:
             PolicySet.from_documents([Document(k.kind, str(body.get("apiVersion", "")), _name(body), body)])
         except Exception as e:
+            problems.append(str(e))
+        if problems:
+            why = "\n".join(problems)
             self.metrics.invalid_resources.labels(k.kind).inc()
-            log.error("%s %s is invalid and is not enforced: %s", k.kind, _name(body), e)
+            log.error("%s %s is invalid and is not enforced: %s", k.kind, _name(body), why)
             import sys
 
-            print(f"sigward admission: {k.kind} {_name(body)} is invalid, skipped: {e}".replace("\n", "; "),
+            print(f"sigward admission: {k.kind} {_name(body)} is invalid, skipped: {why}".replace("\n", "; "),
                   file=sys.stderr, flush=True)
             return None
         return body
@@ -313,7 +319,8 @@ def with_cluster_secrets(policies: Any, source: ClusterSource) -> Any:
                     log.warning("reading Secret %s/%s failed: %s", namespace, name, _short(e))
             return found
 
-    return ClusterPolicySet(**{f.name: getattr(policies, f.name) for f in fields(policies)})
+    kept = {f.name: getattr(policies, f.name) for f in fields(policies)}
+    return ClusterPolicySet(**{**kept, "controller_namespace": source.namespace})
 
 
 def merge(first: Any, second: Any) -> Any:
@@ -325,6 +332,39 @@ def merge(first: Any, second: Any) -> Any:
     return PolicySet(tuple(policies.values()), {**first.trustroots, **second.trustroots},
                      {**first.secrets, **second.secrets}, {**first.configmaps, **second.configmaps},
                      (*first.warnings, *second.warnings))
+
+
+def _secret_refs_here(body: Mapping[str, Any], namespace: str) -> tuple[dict[str, Any], list[str]]:
+    """policy-controller's rule for ``secretRef.namespace``, with this webhook's namespace as the
+    controller's: unset or ``namespace`` is accepted, anything else is the error its CIP validation gives
+    (``secretref.namespace is invalid…``). Its reconciler then reads every secretRef Secret from its own
+    namespace whatever the field says, so the returned copy drops the field: the Secret is looked for in
+    ``namespace`` (``PolicySet.controller_namespace``), never in the namespace it names."""
+    import copy
+
+    from sigward.cip.fielderror import invalid, render
+
+    out = copy.deepcopy(dict(body))
+    errors = []
+    spec = out.get("spec")
+    authorities = spec.get("authorities") if isinstance(spec, Mapping) else None
+    for i, a in enumerate(authorities if isinstance(authorities, list) else []):
+        if not isinstance(a, Mapping):
+            continue
+        keyless = a.get("keyless")
+        for where, keyref in ((f"spec.authorities[{i}].key", a.get("key")),
+                              (f"spec.authorities[{i}].keyless.ca-cert",
+                               keyless.get("ca-cert") if isinstance(keyless, Mapping) else None)):
+            ref = keyref.get("secretRef") if isinstance(keyref, Mapping) else None
+            if not isinstance(ref, dict) or not isinstance(ref.get("namespace"), str):
+                continue  # absent, or not a string (the schema check reports that)
+            ns = ref["namespace"]
+            del ref["namespace"]
+            if ns and ns != namespace:
+                errors.append(invalid(ns, f"{where}.secretref.namespace",
+                                      "secretref.namespace is invalid. If set, it should use the same "
+                                      "namespace where the policy-controller was deployed"))
+    return out, [render(errors)] if errors else []
 
 
 def _name(obj: Mapping[str, Any]) -> str:

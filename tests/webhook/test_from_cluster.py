@@ -258,6 +258,56 @@ def test_a_secret_ref_key_from_a_k8s_generated_secret(world: World, registry: An
     assert _failed(name)(r), _why(r)
 
 
+def _wait_log(world: World, text: str) -> str:
+    deadline = time.monotonic() + POLL_SECONDS
+    while time.monotonic() < deadline and text not in world.server.log.read_text():
+        time.sleep(0.2)
+    return world.server.log.read_text()
+
+
+def test_a_secret_ref_in_another_namespace_is_refused_as_policy_controller_refuses_it(
+        world: World, registry: Any) -> None:
+    """policy-controller (v0.13.1 CIP validation) refuses a secretRef.namespace other than its own, and its
+    reconciler reads every secretRef from its own namespace: a Secret in the workloads' namespace holding
+    the right key must not make the policy pass."""
+    repo = f"from-cluster/secretns-{secrets.token_hex(3)}"
+    image = _signed(registry, repo, world.key)
+    secret = f"pub-{secrets.token_hex(3)}"
+    for ns in (world.team, world.system):
+        world.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret, "namespace": ns},
+                     "data": {"cosign.pub": base64.b64encode(world.pub.read_bytes()).decode()}})
+    elsewhere = f"secretns-{secrets.token_hex(3)}"
+    world.apply({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                 "metadata": {"name": elsewhere},
+                 "spec": {"images": [{"glob": f"{world.host}/{repo}*"}],
+                          "authorities": [{"key": {"secretRef": {"name": secret,
+                                                                 "namespace": world.team}}}]}})
+    logged = _wait_log(world, f"ClusterImagePolicy {elsewhere} is invalid")
+    assert (f"ClusterImagePolicy {elsewhere} is invalid, skipped: invalid value: {world.team}: "
+            "spec.authorities[0].key.secretref.namespace; secretref.namespace is invalid. If set, it should "
+            "use the same namespace where the policy-controller was deployed") in logged, logged
+    time.sleep(1.0)  # not a timing assertion: lets a (wrong) reload happen before checking it did not
+    r = world.validate(world.pod(image))
+    assert _no_match(r), _why(r)
+    # The webhook's own namespace, named explicitly, is what policy-controller accepts.
+    here = f"secretns-{secrets.token_hex(3)}"
+    world.apply({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                 "metadata": {"name": here},
+                 "spec": {"images": [{"glob": f"{world.host}/{repo}*"}],
+                          "authorities": [{"key": {"secretRef": {"name": secret,
+                                                                 "namespace": world.system}}}]}})
+    r = world.until(image, _allowed)
+    assert _allowed(r), _why(r)
+    # …and it is read there: the system namespace's copy replaced by another key fails the policy even
+    # though the workloads' namespace still holds the right one.
+    world.kube.kubectl("delete", "secret", secret, "-n", world.system)
+    world.apply({"apiVersion": "v1", "kind": "Secret",
+                 "metadata": {"name": secret, "namespace": world.system},
+                 "data": {"cosign.pub": base64.b64encode(world.other_pub.read_bytes()).decode()}})
+    r = world.until(image, _failed(here))
+    assert _failed(here)(r), _why(r)
+
+
 def test_a_private_registry_read_with_the_pods_pull_secrets(world: World, tls_registry: Any) -> None:
     user, password = tls_registry.username, tls_registry.password
     repo = f"from-cluster/private-{secrets.token_hex(3)}"
