@@ -73,6 +73,9 @@ def register(sub: Any) -> None:
     s.add_argument("--namespace", default=None, metavar="NS",
                    help="with --policies-from-cluster: the webhook's own namespace, where secretRef Secrets "
                         "and ConfigMaps live (default: the pod's namespace in a cluster, else cosign-system)")
+    s.add_argument("--watch-timeout", type=_duration, default=240.0, metavar="DURATION",
+                   help="with --policies-from-cluster: server-side timeout of each watch request, after "
+                        "which it resumes from the last resourceVersion (default 4m)")
     s.add_argument("--trustroot", action="append", default=[], metavar="FILE",
                    help="TrustRoot manifest, referenced by name from trustRootRef (repeatable)")
     s.add_argument("--tls-cert", required=True, metavar="FILE", help="serving certificate (PEM; reloaded)")
@@ -196,4 +199,4 @@ def _cluster_source(args: argparse.Namespace, metrics: Any) -> Any:
         cause = " ".join(str(e).split())[:300]  # a YAML error spans lines: keep all of it, on one
         raise UsageError(f"cannot configure the Kubernetes client{where}: {cause}")
     namespace = args.namespace or in_cluster_namespace() or "cosign-system"
-    return ClusterSource(client, namespace, metrics)
+    return ClusterSource(client, namespace, metrics, watch_seconds=int(args.watch_timeout))

@@ -92,10 +92,13 @@ def in_cluster_namespace() -> str | None:
 class ClusterSource:
     """The cluster's ClusterImagePolicies, TrustRoots, and the Secrets and ConfigMaps of ``namespace``."""
 
-    def __init__(self, client: Any, namespace: str, metrics: Metrics) -> None:
+    def __init__(self, client: Any, namespace: str, metrics: Metrics, *,
+                 watch_seconds: int = WATCH_SECONDS) -> None:
+        """``watch_seconds``: the server-side timeout of each watch request (``--watch-timeout``)."""
         from kubernetes import client as k8s
 
         self.client, self.namespace, self.metrics = client, namespace, metrics
+        self.watch_seconds = max(1, int(watch_seconds))
         # Typed Any: responses are read raw (``_preload_content=False``), not as the client's models.
         custom: Any = k8s.CustomObjectsApi(client)
         core: Any = k8s.CoreV1Api(client)
@@ -150,6 +153,7 @@ class ClusterSource:
                 while not self._stop.is_set():
                     version = self._watch(k, version)
             except _Gone:
+                self.metrics.watch_expired.labels(k.kind).inc()
                 log.info("%s watch expired; listing again", k.kind)
             except Exception as e:
                 self.metrics.watch_errors.labels(k.kind).inc()
@@ -185,8 +189,9 @@ class ClusterSource:
         watch: Any = watch_module
         w: Any = watch.Watch()
         try:
-            for event in w.stream(k.lister, *k.args, resource_version=version, timeout_seconds=WATCH_SECONDS,
-                                  allow_watch_bookmarks=True, _request_timeout=WATCH_SECONDS + 30):
+            for event in w.stream(k.lister, *k.args, resource_version=version,
+                                  timeout_seconds=self.watch_seconds, allow_watch_bookmarks=True,
+                                  _request_timeout=self.watch_seconds + 30):
                 if self._stop.is_set():
                     break
                 obj = event.get("raw_object") or {}
