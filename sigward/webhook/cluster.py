@@ -258,6 +258,12 @@ class ClusterSource:
         self._lookups[key] = (now + LOOKUP_TTL, value)
         return value
 
+    def forget(self, namespace: str) -> None:
+        """Drop what was read of ``namespace`` (its Secrets, service accounts): read it again when next
+        needed. Called when those credentials did not open a registry."""
+        for key in [k for k in list(self._lookups) if k[1] == namespace]:
+            self._lookups.pop(key, None)
+
     def secret(self, namespace: str, name: str) -> Mapping[str, bytes] | None:
         """Secret ``namespace/name``'s data, decoded; None when it does not exist."""
         def fetch() -> Mapping[str, bytes] | None:

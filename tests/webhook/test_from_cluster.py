@@ -339,6 +339,46 @@ def test_a_private_registry_read_with_the_pods_pull_secrets(world: World, tls_re
     assert _unreadable(world.validate(world.pod(image)))
 
 
+def _regcred(world: World, name: str, host: str, user: str, password: str) -> None:
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    config = json.dumps({"auths": {host: {"auth": auth}}})
+    world.apply({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                 "metadata": {"name": name, "namespace": world.team},
+                 "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()}})
+
+
+def test_a_denial_for_missing_or_wrong_credentials_does_not_outlive_the_pull_secret_fix(
+        world: World, tls_registry: Any) -> None:
+    """A denial because the registry refused the credentials is not cached and drops what was read of the
+    namespace's pull secrets: the request right after the Secret is created or corrected is decided with
+    it (no polling here: a stale verdict or a stale Secret would fail the assertion)."""
+    from tests.webhook.world import sigward
+
+    user, password = tls_registry.username, tls_registry.password
+    repo = f"from-cluster/creds-{secrets.token_hex(3)}"
+    digest = push_image(tls_registry, repo, "v1", auth=(user, password))
+    image = f"{tls_registry.host}/{repo}@{digest}"
+    sigward("sign", "--yes", "--tlog-upload=false", "--key", world.key, "--registry-username", user,
+            "--registry-password", password, "--registry-cacert", tls_registry.ca_file, image)
+    world.apply(key_cip(f"creds-{secrets.token_hex(3)}", f"{tls_registry.host}/{repo}*", world.pub))
+    secret = f"regcred-{secrets.token_hex(3)}"
+    # The pod names a pull secret that does not exist yet: denied (once the policy is loaded).
+    r = world.until(image, _unreadable, pull_secrets=(secret,))
+    assert _unreadable(r), _why(r)
+    # Created with a wrong password: the next request reads it, and is refused by the registry.
+    _regcred(world, secret, tls_registry.host, user, "not-the-password")
+    r = world.validate(world.pod(image, pull_secrets=(secret,)))
+    assert _unreadable(r) and "credentials were refused" in r["status"]["message"], _why(r)
+    # Corrected: the very next request is admitted.
+    _regcred(world, secret, tls_registry.host, user, password)
+    r = world.validate(world.pod(image, pull_secrets=(secret,)))
+    assert _allowed(r), _why(r)
+    # That admission is cached (keyed by the pull secrets' names); its verdict is reused.
+    hits = world.server.metric("sigward_admission_cache_hits_total")
+    assert _allowed(world.validate(world.pod(image, pull_secrets=(secret,))))
+    assert world.server.metric("sigward_admission_cache_hits_total") > hits
+
+
 def test_not_ready_while_the_api_server_cannot_be_listed(webhook_certs: Path, tmp_path: Path,
                                                          kube_cluster: KubeCluster) -> None:
     import socket
