@@ -255,16 +255,43 @@ HTTP_STACK_IMPORT = ("import sys\n"
                      "import httpx, httpcore\n")
 
 
+def stdlib_present_copy(src: str, src_repo: str, dst: str, dst_repo: str) -> str:
+    """A Python script making the 6 requests of sigward's present copy with nothing but the standard
+    library (``http.client``, one keep-alive connection per registry; no retries, auth, TLS set-up or
+    error handling): the floor of *any* Python registry client doing this copy."""
+    accept = ",".join(["application/vnd.oci.image.index.v1+json",
+                       "application/vnd.oci.image.manifest.v1+json",
+                       "application/vnd.docker.distribution.manifest.list.v2+json",
+                       "application/vnd.docker.distribution.manifest.v2+json"])
+    return (
+        "import hashlib, http.client, json\n"
+        f"s, d = http.client.HTTPConnection({src!r}), http.client.HTTPConnection({dst!r})\n"
+        "def req(c, m, p, h={}):\n"
+        "    c.request(m, p, headers=h); r = c.getresponse(); return r, r.read()\n"
+        "req(s, 'GET', '/v2/')\n"
+        f"r, body = req(s, 'GET', '/v2/{src_repo}/manifests/v1', {{'Accept': {accept!r}}})\n"
+        "digest = 'sha256:' + hashlib.sha256(body).hexdigest(); json.loads(body)\n"
+        "req(d, 'GET', '/v2/')\n"
+        f"r, _ = req(d, 'HEAD', '/v2/{dst_repo}/manifests/v1', {{'Accept': {accept!r}}})\n"
+        "assert r.headers['Docker-Content-Digest'] == digest\n"
+        f"req(s, 'GET', '/v2/{src_repo}/tags/list')\n"
+        f"req(s, 'GET', '/v2/{src_repo}/referrers/' + digest)\n"
+    )
+
+
 def present_floor_rows(src: str, dst: str, runs: int) -> list[list[object]]:
     """Where the time of "reg→reg, everything already present" goes, against skopeo's whole copy: the
-    interpreter alone, the interpreter with the HTTP stack imported (no request made), and the copy.
-    Interleaved, medians of at least 10; the destination already holds the image (the copy cases ran)."""
+    interpreter alone, the interpreter with the HTTP stack imported (no request made), a standard-library
+    script making the same requests, and the copy. Interleaved, medians of at least 10; the destination
+    already holds the image (the copy cases ran)."""
     sk = ["skopeo", "--insecure-policy", "copy", "--src-tls-verify=false", "--dest-tls-verify=false"]
     five = f"{src}/bench/five:v1"
     cmds = [
         ("`python -c pass`", [python(), "-c", "pass"]),
         ("python + `import httpx, httpcore` (sigward.transport's stack; no request)",
          [python(), "-c", HTTP_STACK_IMPORT]),
+        ("python + `http.client` making the same 6 requests (stdlib only: any Python client's floor)",
+         [python(), "-c", stdlib_present_copy(src, "bench/five", dst, "present-sw/five")]),
         ("`sigward copy` (6 requests, stops at the destination tag)",
          [*sigward_cmd(), "copy", five, f"{dst}/present-sw/five:v1"]),
         ("`skopeo copy` (the peer)", [*sk, f"docker://{five}", f"docker://{dst}/present-sk/five:v1"]),

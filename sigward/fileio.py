@@ -71,7 +71,7 @@ class SyncGroup:
     afterwards never lists a name a crash could lose. Until ``commit()``, staged files are invisible.
     """
 
-    FSYNC_THREADS = 16
+    FSYNC_THREADS = 8  # measured on ext4: 61 small files in ~3 ms (4–8 threads), ~4 ms one by one
 
     def __init__(self) -> None:
         import threading
@@ -130,6 +130,11 @@ class SyncGroup:
 
 
 def _fsync_all(paths: list[str], threads: int) -> None:
+    """fsync each path, up to ``threads`` at once; the first failure (in ``paths`` order) is raised once
+    all have been tried. Plain threads, not ``concurrent.futures``: it imports ``logging``, which cost a
+    short layout copy more than its fsyncs (~5 ms against ~3 ms for 61 files)."""
+    import threading
+
     def sync(path: str) -> None:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         try:
@@ -137,15 +142,34 @@ def _fsync_all(paths: list[str], threads: int) -> None:
         finally:
             os.close(fd)
 
-    if len(paths) <= 1:
+    if len(paths) <= 1 or threads <= 1:
         for p in paths:
             sync(p)
         return
-    from concurrent.futures import ThreadPoolExecutor
+    pending = iter(enumerate(paths))
+    lock = threading.Lock()
+    errors: dict[int, BaseException] = {}
 
-    with ThreadPoolExecutor(max_workers=min(threads, len(paths)), thread_name_prefix="sigward-fsync") as pool:
-        for _ in pool.map(sync, paths):  # re-raises the first failure
-            pass
+    def work() -> None:
+        while True:
+            with lock:
+                item = next(pending, None)
+            if item is None:
+                return
+            try:
+                sync(item[1])
+            except BaseException as e:  # handed to the caller below
+                with lock:
+                    errors[item[0]] = e
+
+    workers = [threading.Thread(target=work, name="sigward-fsync", daemon=True)
+               for _ in range(min(threads, len(paths)))]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if errors:
+        raise errors[min(errors)]
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes, mode: int = 0o644, *,

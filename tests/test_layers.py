@@ -84,21 +84,8 @@ def test_the_contract_sees_lazy_imports(tmp_path: Path) -> None:
 # --- below the CLI, messages name library settings, never flags -----------------------------------------
 
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
-SPEED = "owned by another change this session (helper speed: oci/, transport, ops/copy); the lead clears it"
-CLUSTER = "owned by another change this session (helper cluster: admission/, webhook/); the lead clears it"
 # (module file, flag) → why that string may name it. A stale entry fails too, so the list only shrinks.
-FLAG_ALLOWED: dict[tuple[str, str], str] = {
-    ("sigward/formats/imagerefs.py", "--from"): "Dockerfile syntax being parsed (COPY --from=IMAGE)",
-    ("sigward/ops/copy.py", "--only"): SPEED,
-    ("sigward/ops/copy.py", "--skip-unreadable"): SPEED,
-    ("sigward/oci/registry/client.py", "--registry-cacert"): SPEED,
-    ("sigward/oci/registry/client.py", "--allow-insecure-registry"): SPEED,
-    ("sigward/oci/registry/client.py", "--allow-http-registry"): SPEED,
-    ("sigward/oci/registry/client.py", "--registry-username"): SPEED,
-    ("sigward/oci/registry/client.py", "--registry-password"): SPEED,
-    ("sigward/admission/authorities.py", "--secret"): CLUSTER,
-    ("sigward/admission/sources.py", "--policy"): CLUSTER,
-}
+FLAG_ALLOWED: dict[tuple[str, str], str] = {}
 
 
 def _docstring_ids(tree: ast.Module) -> set[int]:
@@ -111,13 +98,21 @@ def _docstring_ids(tree: ast.Module) -> set[int]:
     return out
 
 
-def string_literals(path: Path) -> list[tuple[int, str]]:
+def _compared_ids(tree: ast.Module) -> set[int]:
+    """Constants that are an operand of a comparison (``"--from=" in field``, ``x == "--"``): input syntax
+    being recognised (a Dockerfile's ``COPY --from=``), never text anybody is shown."""
+    return {id(operand) for node in ast.walk(tree) if isinstance(node, ast.Compare)
+            for operand in (node.left, *node.comparators) if isinstance(operand, ast.Constant)}
+
+
+def string_literals(path: Path, *, messages: bool = False) -> list[tuple[int, str]]:
     """Every string constant of a module but its docstrings (comments are not in the tree); an f-string
-    contributes its literal parts, and adjacent literals arrive already joined."""
+    contributes its literal parts, and adjacent literals arrive already joined. ``messages``: only those
+    that can reach a reader, so not the operands of comparisons either."""
     tree = ast.parse(path.read_text(), str(path))
-    docs = _docstring_ids(tree)
+    skip = _docstring_ids(tree) | (_compared_ids(tree) if messages else set())
     return [(n.lineno, n.value) for n in ast.walk(tree)
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in skip]
 
 
 def below_the_cli() -> list[Path]:
@@ -129,7 +124,7 @@ def flag_mentions() -> list[tuple[str, int, str, str]]:
     found = []
     for path in below_the_cli():
         rel = str(path.relative_to(ROOT.parent))
-        for line, text in string_literals(path):
+        for line, text in string_literals(path, messages=True):
             found += [(rel, line, flag, text) for flag in FLAG.findall(text)]
     return found
 
@@ -155,14 +150,100 @@ def test_the_flag_scan_sees_strings_not_docstrings(tmp_path: Path) -> None:
     assert FLAG.findall("-----BEGIN PUBLIC KEY----- a--b x=--y") == ["--y"]
 
 
+def test_the_flag_scan_skips_syntax_being_matched_not_messages(tmp_path: Path) -> None:
+    """Dockerfile syntax (``COPY --from=IMAGE``) is matched by a comparison; a message naming it is seen."""
+    p = tmp_path / "m.py"
+    p.write_text('def f(field, x):\n    if "--from=" not in field or x == "--only":\n        return None\n'
+                 '    raise ValueError(f"bad {field}: pass --from")\n')
+    assert [t for _line, t in string_literals(p)] == ["--from=", "--only", "bad ", ": pass --from"]
+    assert [t for _line, t in string_literals(p, messages=True)] == ["bad ", ": pass --from"]
+
+
 def test_every_cli_wording_names_a_live_library_phrase() -> None:
     """Each library phrase of the CLI's wording table occurs in the lower layers' strings (no dead entry
     that would hide a reworded message), names no flag itself, and is not shadowed by an earlier one."""
-    from sigward.cli.errors import FLAG_WORDING
+    from sigward.cli.errors import FLAG_WORDING, POLICY_TEST_WORDING
 
-    texts = [t for path in below_the_cli() for _line, t in string_literals(path)]
-    for i, (library, _cli) in enumerate(FLAG_WORDING):
-        assert not FLAG.search(library), library
-        assert any(library in t for t in texts), f"{library!r} occurs in no message below the CLI"
-        shadowing = [earlier for earlier, _ in FLAG_WORDING[:i] if earlier in library]
-        assert not shadowing, f"{library!r} is rewritten by {shadowing} first"
+    texts = [t for path in below_the_cli() for _line, t in string_literals(path, messages=True)]
+    for table in (FLAG_WORDING, POLICY_TEST_WORDING):
+        for i, (library, _cli) in enumerate(table):
+            assert not FLAG.search(library), library
+            assert any(library in t for t in texts), f"{library!r} occurs in no message below the CLI"
+            shadowing = [earlier for earlier, _ in table[:i] if earlier in library]
+            assert not shadowing, f"{library!r} is rewritten by {shadowing} first"
+
+
+# --- below the CLI, the environment is the caller's to pass -----------------------------------------------
+
+PROVIDER = ("a key provider's own standard environment (AWS_*, VAULT_*, KUBECONFIG, COSIGN_PKCS11_*…), "
+            "as in cosign and its SDKs (keys/interfaces.py)")
+# module file → why it may read the process environment. A stale entry fails too, so the list only shrinks.
+ENV_ALLOWED: dict[str, str] = {
+    "sigward/transport.py": "SSL_CERT_FILE/SSL_CERT_DIR and the proxy variables: what the HTTP stack "
+                            "(OpenSSL, httpx) honours on its own; read to agree with it",
+    "sigward/oci/registry/dockerconfig.py": "DOCKER_CONFIG: where docker's credentials live, read by "
+                                            "every registry client (docker, go-containerregistry's keychain)",
+    "sigward/sigstore/oidc.py": "puts the caller's environment into os.environ for the id package's "
+                                "detectors (which read nothing else), and restores it",
+    "sigward/keys/keyref.py": "an env://VAR key reference names the variable to read",
+    "sigward/keys/remote/awskms.py": PROVIDER,
+    "sigward/keys/remote/gcpkms.py": PROVIDER + "; SIGWARD_GCPKMS_ENDPOINT (docs/keys.md): its endpoint",
+    "sigward/keys/remote/hashivault.py": PROVIDER,
+    "sigward/keys/remote/k8s.py": PROVIDER,
+    "sigward/keys/remote/pkcs11.py": PROVIDER,
+}
+_ENV_NAMES = frozenset({"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"})
+
+
+def environment_reads(path: Path) -> list[tuple[int, str]]:
+    """``os.environ``/``os.getenv``… uses and ``from os import environ``…, by line."""
+    tree = ast.parse(path.read_text(), str(path))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in _ENV_NAMES and isinstance(node.value, ast.Name) \
+                and node.value.id == "os":
+            out.append((node.lineno, f"os.{node.attr}"))
+        elif isinstance(node, ast.ImportFrom) and node.module == "os":
+            out += [(node.lineno, f"from os import {a.name}") for a in node.names if a.name in _ENV_NAMES]
+    return out
+
+
+def environment_defaults(path: Path) -> list[tuple[int, str]]:
+    """Parameters whose default is the process environment: a caller that passes nothing gets it read."""
+    tree = ast.parse(path.read_text(), str(path))
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            for default in [*node.args.defaults, *node.args.kw_defaults]:
+                if default is not None and any(isinstance(n, ast.Attribute) and n.attr in _ENV_NAMES
+                                               for n in ast.walk(default)):
+                    out.append((default.lineno, getattr(node, "name", "lambda")))
+    return out
+
+
+def test_lower_layers_read_the_environment_only_by_convention() -> None:
+    """Below the entry points the environment is a value the caller passes (``KeylessOptions.environment``,
+    ``get_identity_token(opts, env)``, ``EnvKeychain.from_env(env)``): the CLI passes ``os.environ``. The
+    exceptions are conventions the ecosystem's own libraries follow (ENV_ALLOWED says which and why)."""
+    reads: dict[str, list[str]] = {}
+    defaults = []
+    for path in below_the_cli():
+        rel = str(path.relative_to(ROOT.parent))
+        found = environment_reads(path)
+        if found:
+            reads[rel] = [f"{rel}:{line}: {what}" for line, what in found]
+        defaults += [f"{rel}:{line}: {name}" for line, name in environment_defaults(path)]
+    bad = [hit for rel, hits in reads.items() if rel not in ENV_ALLOWED for hit in hits]
+    assert not bad, "the environment read below the CLI (take it from the caller):\n" + "\n".join(bad)
+    assert not defaults, "parameters defaulting to the process environment:\n" + "\n".join(defaults)
+    stale = set(ENV_ALLOWED) - set(reads)
+    assert not stale, f"ENV_ALLOWED entries no longer needed: {sorted(stale)}"
+
+
+def test_the_environment_scan(tmp_path: Path) -> None:
+    p = tmp_path / "m.py"
+    p.write_text("import os\nfrom os import getenv, path\n\ndef f(env=os.environ, *, g=dict(os.environ)):\n"
+                 "    return os.environ.get('A') or os.getenv('B') or os.path.join('a', 'b')\n")
+    assert sorted(environment_reads(p)) == [(2, "from os import getenv"), (4, "os.environ"),
+                                            (4, "os.environ"), (5, "os.environ"), (5, "os.getenv")]
+    assert environment_defaults(p) == [(4, "f"), (4, "f")]

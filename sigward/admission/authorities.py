@@ -129,7 +129,7 @@ def _secret_key(subject: Subject, ref: model.SecretRef) -> bytes:
     if data is None and not ref.namespace:
         data = subject.policies.secret(ref.name, subject.policies.controller_namespace)
     if data is None:
-        raise AuthorityError(f'secret "{ref.name}" not found (give it with --secret FILE)')
+        raise AuthorityError(f'secret "{ref.name}" not found (no Secret of that name in the PolicySet)')
     if not data:
         raise AuthorityError(f'secret "{ref.name}" contains no data')
     if len(data) == 1:

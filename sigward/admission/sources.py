@@ -45,7 +45,7 @@ def policy_text(subject: Subject, policy: Policy) -> str:
         if cm is None:
             where = f"{ref.namespace}/{ref.name}" if ref.namespace else ref.name
             raise PolicySourceError(f"configMapRef {where}: not supported yet without the ConfigMap "
-                                    "(give its manifest with --policy)")
+                                    "(no such ConfigMap in the PolicySet)")
         if ref.key not in cm:
             raise PolicySourceError(f"configMapRef {ref.name}: the ConfigMap has no key {ref.key!r}")
         return cm[ref.key]

@@ -2,9 +2,10 @@
 
 Below the CLI, a message that tells the user what to change names the library's setting (a parameter,
 an options field, ``Checks.ignore_tlog``), never a flag (``tests/test_layers.py`` enforces it). The CLI
-rewrites each such phrase into what a cosign user types, through the one table below, when it prints
-the ``Error:`` line (``cli/main.py``). So ``str(e)`` reads right to a library user and the CLI's line is
-cosign's, byte for byte.
+rewrites each such phrase into what a cosign user types, through the one table below (``FLAG_WORDING``),
+when it prints the ``Error:`` line (``cli/main.py``). So ``str(e)`` reads right to a library user and the
+CLI's line is cosign's, byte for byte. ``policy test`` prints library text as verdict reasons too: it words
+them with its own table (``POLICY_TEST_WORDING``: its flags, which are not cosign's verify flags).
 
 Why phrases in the text rather than a structured field on the error: messages travel as text — the
 verification pipeline joins the reasons of several candidates and authorities, callers wrap a cause as
@@ -20,6 +21,17 @@ here: they live in the CLI module of the command, before any library call.
 from __future__ import annotations
 
 from sigward.errors import SigwardError
+
+# Registry access (oci/registry/client.py): every command that has the registry flags words them so, the
+# cosign commands and ``policy test`` alike.
+REGISTRY_WORDING: tuple[tuple[str, str], ...] = (
+    ("set StoreOptions.ca_file to trust its CA, or StoreOptions.allow_insecure_registry to skip verification",
+     "pass --registry-cacert FILE to trust its CA, or --allow-insecure-registry to skip verification"),
+    ("if it serves plain HTTP, set StoreOptions.allow_http_registry",
+     "if it serves plain HTTP, use --allow-http-registry"),
+    ("or set StoreOptions.username and StoreOptions.password",
+     "or pass --registry-username/--registry-password"),
+)
 
 # library phrase → cosign's flag wording. Applied in order, each at most once per occurrence; a phrase
 # that contains another comes first.
@@ -72,13 +84,30 @@ FLAG_WORDING: tuple[tuple[str, str], ...] = (
     ("(base64 of the raw signature bytes)", "(as written by sign-blob --b64)"),
     ("local_image_identifier needs a LayoutStore (an OCI layout directory)",
      "--local-image needs an OCI layout directory"),
+    # copy (ops/copy.py)
+    ("invalid value for plan_copy(only)", "invalid value for --only"),
+    ("Use plan_copy(force=True) to overwrite", "Use `-f` to overwrite"),
+    ("plan_copy(skip_unreadable=True) copies the rest", "--skip-unreadable copies the rest"),
+    *REGISTRY_WORDING,
 )
+
+# ``policy test`` renders the engine's verdicts, whose reasons are library text too (admission/): its own
+# files and registry flags, not the cosign verification flags above (it has none of those).
+POLICY_TEST_WORDING: tuple[tuple[str, str], ...] = (
+    ("(no Secret of that name in the PolicySet)", "(give it with --secret FILE)"),
+    ("(no such ConfigMap in the PolicySet)", "(give its manifest with --policy)"),
+    *REGISTRY_WORDING,
+)
+
+
+def cli_wording(text: str, table: tuple[tuple[str, str], ...] = FLAG_WORDING) -> str:
+    """``text`` with every library phrase of ``table`` in the command line's flag wording."""
+    for library, flag in table:
+        if library in text:
+            text = text.replace(library, flag)
+    return text
 
 
 def cli_message(e: SigwardError) -> str:
     """``e``'s one-line message with every library phrase in cosign's flag wording."""
-    text = str(e)
-    for library, flag in FLAG_WORDING:
-        if library in text:
-            text = text.replace(library, flag)
-    return text
+    return cli_wording(str(e))

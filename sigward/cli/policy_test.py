@@ -63,12 +63,25 @@ def run(args: argparse.Namespace) -> int:
     with Engine(policies, EngineOptions(store_options(args), cue=Path(cue) if cue else None)) as engine:
         verdicts = [engine.evaluate(image, resource=resource) for image in args.images]
     if args.output == "json":
-        out: Any = [v.to_json() for v in verdicts]
+        out: Any = [_cli_words(v.to_json()) for v in verdicts]
         sys.stdout.write(json.dumps(out[0] if len(out) == 1 else out, indent=2) + "\n")
     else:
         for v in verdicts:
-            sys.stdout.write(render_text(v))
+            sys.stdout.write(_cli_words(render_text(v)))
     return 0 if all(v.allowed for v in verdicts) else 1
+
+
+def _cli_words(obj: Any) -> Any:
+    """The verdict's reasons (library text) with the settings named as this command's flags."""
+    from sigward.cli.errors import POLICY_TEST_WORDING, cli_wording
+
+    if isinstance(obj, str):
+        return cli_wording(obj, POLICY_TEST_WORDING)
+    if isinstance(obj, list):
+        return [_cli_words(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: _cli_words(v) for k, v in obj.items()}
+    return obj
 
 
 def render_text(v: ImageVerdict) -> str:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -260,6 +261,7 @@ def keyless_options(args: argparse.Namespace, *, interactive: bool | None = None
         use_signing_config=args.use_signing_config,
         confirm=None if args.yes or not tty else _confirm,
         tuf_mirror=initialized_mirror(),
+        environment=os.environ,  # SIGSTORE_ID_TOKEN and the CI's ambient credentials, as cosign reads them
     )
 
 

@@ -14,6 +14,8 @@ What keeps it fast (docs/benchmarks.md, "Copy against the peers"):
 - An index's child manifests are fetched a few at a time (``ops.fetch``).
 - Blobs move ``CONCURRENCY`` at a time (each stream holds one chunk, so memory stays flat per stream);
   a manifest is pushed once every blob planned before it has landed.
+- Between two local layouts there is no round trip to overlap: manifests and blobs are read and written
+  in the calling thread, with no pool (``Store.overlaps_io``).
 - Attachment discovery lists the attachment repository's tags once (when that costs no more requests
   than probing), then fetches only the legacy ``.sig``/``.att``/``.sbom`` tags that exist, and never
   asks for a ``sha256-<hex>`` fallback index that the listing does not hold (only the referrers API is
@@ -48,7 +50,7 @@ from sigward.oci.manifest import Descriptor, Manifest
 from sigward.oci.reference import AnyReference
 from sigward.oci.store import ProgressFn, Store, StoreBlob
 from sigward.ops.attached import LEGACY_SUFFIXES, attached_tag, fallback_tag
-from sigward.ops.fetch import fetch_ahead
+from sigward.ops.fetch import fetch_ahead, limit_for
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -74,7 +76,7 @@ def parse_only(values: list[str] | None, sig_only: bool = False) -> frozenset[st
     for k in sorted(kinds):
         if k not in ONLY_VALUES:
             raise UsageError(
-                f"invalid value for --only: {k}, only the following values are supported: "
+                f"invalid value for plan_copy(only): {k}, only the following values are supported: "
                 f"[{' '.join(ONLY_VALUES)}]"
             )
     return frozenset(kinds) or None
@@ -163,7 +165,8 @@ class _Planner:
             entities.append(m.digest)
         if m.is_index:
             # The children's round trips overlap (a 20-platform index is 20 GETs); order is kept.
-            for child in fetch_ahead(lambda d: source.get_manifest(d.digest), m.manifests):
+            for child in fetch_ahead(lambda d: source.get_manifest(d.digest), m.manifests,
+                                     limit_for(source)):
                 if isinstance(child, SigwardError):
                     raise child
                 self.content(child, source, dest, None, entities)
@@ -190,7 +193,8 @@ class _Planner:
             self._manifests.add((id(dest), m.digest, tag))
             return True
         if tag is not None and not self.force:
-            raise StoreError(f'image "{dest.reference(tag)}" already exists. Use `-f` to overwrite')
+            raise StoreError(f'image "{dest.reference(tag)}" already exists. '
+                             'Use plan_copy(force=True) to overwrite')
         return False
 
     def _present_entities(self, m: Manifest, source: Store, dest: Store, entities: list[str] | None) -> None:
@@ -260,8 +264,8 @@ class _Planner:
 
     def _unreadable(self, e: _Unreadable) -> None:
         if not self.skip_unreadable:
-            raise StoreError(f"cannot copy {e} (nothing was copied; --skip-unreadable copies the rest "
-                             "without it)")
+            raise StoreError(f"cannot copy {e} (nothing was copied; plan_copy(skip_unreadable=True) "
+                             "copies the rest without it)")
         self.skipped.append(str(e))
 
     def _referrers(self, digest: str, entities: int) -> list[Descriptor]:
@@ -362,10 +366,16 @@ def plan_copy(
 
 
 def execute(plan: CopyPlan, progress: ProgressFn | None = None, *,
-            concurrency: int = CONCURRENCY) -> CopyResult:
+            concurrency: int | None = None) -> CopyResult:
     """Run the steps: blobs ``concurrency`` at a time, each manifest once every blob planned before
     it has landed (planning put every blob before the manifest that needs it). The first failure, in
-    plan order, is raised after the blobs already in flight finished; nothing queued starts."""
+    plan order, is raised after the blobs already in flight finished; nothing queued starts.
+    ``concurrency`` defaults to ``CONCURRENCY`` when either side is across a network, else 1 (in the
+    calling thread)."""
+    if concurrency is None:
+        remote = any(s.dest.overlaps_io or (isinstance(s, _BlobStep) and s.source.overlaps_io)
+                     for s in plan.steps)
+        concurrency = CONCURRENCY if remote else 1
     result = CopyResult(plan.root.digest, plan.dst.reference(plan.root.digest), attached=list(plan.attached),
                         skipped=list(plan.skipped), counts=dict(plan.counts))
     result.blobs_skipped = plan.present_blobs
@@ -382,6 +392,14 @@ def execute(plan: CopyPlan, progress: ProgressFn | None = None, *,
 def _run(plan: CopyPlan, result: CopyResult, report: ProgressFn | None, pushed: set[tuple[int, str]],
          concurrency: int) -> None:
     if not plan.steps:  # everything was present: no pool (nor its imports)
+        return
+    if concurrency <= 1:  # in order, in this thread: no pool, no concurrent.futures import
+        for step in plan.steps:
+            if isinstance(step, _BlobStep):
+                _tally(result, step, _copy_blob(step, report))
+            else:
+                step.dest.put_manifest(step.manifest, step.tag)
+                pushed.add((id(step.dest), step.manifest.digest))
         return
     from concurrent.futures import ThreadPoolExecutor
 
@@ -410,7 +428,11 @@ def _run(plan: CopyPlan, result: CopyResult, report: ProgressFn | None, pushed: 
 
 
 def _count(result: CopyResult, step: _BlobStep, future: Future[bool]) -> None:
-    if future.result():
+    _tally(result, step, future.result())
+
+
+def _tally(result: CopyResult, step: _BlobStep, transferred: bool) -> None:
+    if transferred:
         result.blobs_copied += 1
         result.bytes_copied += step.desc.size
     else:  # already there, or mounted across repositories

@@ -15,6 +15,8 @@ from sigward.errors import SigwardError
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from sigward.oci.store import Store
+
 FETCH_CONCURRENCY = 4
 _T = TypeVar("_T")
 _R = TypeVar("_R")
@@ -23,8 +25,9 @@ _R = TypeVar("_R")
 def fetch_ahead(fetch: Callable[[_T], _R], items: Sequence[_T],
                 limit: int = FETCH_CONCURRENCY) -> Iterator[_R | SigwardError]:
     """``fetch(item)`` for each item, in order, at most ``limit`` in flight and ahead of the consumer;
-    a SigwardError is yielded in place of its result. Stopping early cancels what has not started."""
-    if len(items) <= 1:
+    a SigwardError is yielded in place of its result. Stopping early cancels what has not started.
+    A ``limit`` of 1 fetches each item when the consumer asks for it, in the calling thread."""
+    if len(items) <= 1 or limit <= 1:
         for item in items:
             yield _attempt(fetch, item)
         return
@@ -43,6 +46,12 @@ def fetch_ahead(fetch: Callable[[_T], _R], items: Sequence[_T],
         finally:
             for f in futures:
                 f.cancel()
+
+
+def limit_for(store: Store) -> int:
+    """How many fetches from ``store`` to keep in flight: ``FETCH_CONCURRENCY`` across a network, 1 (no
+    threads) from a local layout, whose reads have no round trip to overlap."""
+    return FETCH_CONCURRENCY if store.overlaps_io else 1
 
 
 def _attempt(fetch: Callable[[_T], _R], item: _T) -> _R | SigwardError:

@@ -8,7 +8,7 @@ public-good one by default, ``--signing-config``, or one built from ``--fulcio-u
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -55,6 +55,9 @@ class KeylessOptions:
     # None: no question.
     confirm: Callable[[str], bool] | None = None
     tuf_mirror: str | None = None  # the TUF repository `sigward initialize --mirror` set up
+    # Where the identity token sources look (SIGSTORE_ID_TOKEN, the CI providers): ops read no
+    # environment, so the caller passes one (the CLI: os.environ); empty, the default: none.
+    environment: Mapping[str, str] = field(default_factory=dict)
 
 
 PUBLIC_GOOD_NOTICE = (
@@ -136,7 +139,7 @@ def signing_material(signer: Signer | None, opts: KeylessOptions) -> SigningMate
 
         if not fulcio_url:
             raise UsageError("no Fulcio URL: give fulcio_url or a signing_config with a CA")
-        token = get_identity_token(opts.identity or IdentityOptions())
+        token = get_identity_token(opts.identity or IdentityOptions(), opts.environment)
         signer = LocalSigner(ec.generate_private_key(ec.SECP256R1()))
         chain = fulcio.request_certificate(fulcio_url, token, signer)
         if root is not None:

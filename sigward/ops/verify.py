@@ -34,7 +34,7 @@ from sigward.errors import (
 from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import Descriptor
 from sigward.oci.store import Store
-from sigward.ops.fetch import fetch_ahead
+from sigward.ops.fetch import fetch_ahead, limit_for
 
 if TYPE_CHECKING:
     from sigward.sigstore.pipeline import (
@@ -185,7 +185,7 @@ def iter_bundles(src: Store, digest: str) -> Iterator[BundleCandidate]:
     from sigward.sigstore.pipeline import BundleCandidate
 
     descs = [d for d in src.referrers(digest) if not mt.is_index(d.media_type)]
-    for got in fetch_ahead(lambda d: _fetch_bundle(src, d), descs):
+    for got in fetch_ahead(lambda d: _fetch_bundle(src, d), descs, limit_for(src)):
         if isinstance(got, SigwardError):
             yield BundleCandidate(b"", "", error=f"unreadable bundle skipped ({got})")
         elif got is not None:
@@ -222,7 +222,8 @@ def legacy_candidates(src: Store, digest: str, kind: Literal["sig", "att"], *,
     except NotFoundError:
         return
     layers = legacy.parse_signature_layers(manifest)
-    for sig, data in zip(layers, fetch_ahead(lambda s: src.get_blob(s.layer), layers), strict=True):
+    fetched = fetch_ahead(lambda s: src.get_blob(s.layer), layers, limit_for(src))
+    for sig, data in zip(layers, fetched, strict=True):
         if isinstance(data, SigwardError):
             yield LegacyCandidate(sig.layer.digest, error=str(data))
             continue

@@ -11,7 +11,7 @@ the media-type choice, ``sign``/``attest`` here become one call each.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,11 +29,12 @@ def load_key(ref: str, password: Callable[[bool], bytes]) -> Signer:
     return load_signer(ref, password)
 
 
-def material(cfg: SignConfig, key: Signer | None) -> SigningMaterial:
+def material(cfg: SignConfig, key: Signer | None, environment: Mapping[str, str]) -> SigningMaterial:
     """Signing material for one config: the key alone (``tlog-upload = false``), with Rekor, or keyless.
 
     Keyless takes the identity token from the config's ``identity-token`` file, else the CI's ambient
-    credentials / ``SIGSTORE_ID_TOKEN`` as ``sign`` does; a build never opens a browser or prompts.
+    credentials / ``SIGSTORE_ID_TOKEN`` in ``environment`` (the CLI's: the process environment) as ``sign``
+    does; a build never opens a browser or prompts.
     """
     from sigward.errors import UsageError
     from sigward.ops.keyless import KeylessOptions, signing_material
@@ -42,7 +43,8 @@ def material(cfg: SignConfig, key: Signer | None) -> SigningMaterial:
 
     identity = IdentityOptions(identity_token=cfg.identity_token, interactive=False, skip_confirmation=True)
     opts = KeylessOptions(identity=identity, trusted_root=cfg.trusted_root, signing_config=cfg.signing_config,
-                          tlog_upload=cfg.tlog_upload, use_signing_config=cfg.tlog_upload, confirm=None)
+                          tlog_upload=cfg.tlog_upload, use_signing_config=cfg.tlog_upload, confirm=None,
+                          environment=environment)
     try:
         return signing_material(key, opts)
     except UsageError as e:

@@ -184,7 +184,7 @@ def _run(args: argparse.Namespace) -> int:
         layout_dir=layout_dir if use_layout else None,
         store_options=lambda host: _store_options(host, insecure, keychain),
         default_password=password.encode() if password is not None else None,
-        on_event=on_event,
+        on_event=on_event, environment=os.environ,
     )
     result = run_phase(report, cosign, opts)
     counts: dict[str, int] = {}
@@ -213,7 +213,7 @@ def _keychain() -> Any:
     from sigward.signer.config import InputError
 
     try:
-        return MultiKeychain(EnvKeychain.from_env(), DockerConfigKeychain())
+        return MultiKeychain(EnvKeychain.from_env(os.environ), DockerConfigKeychain())
     except AuthError as e:
         raise InputError(str(e))
 

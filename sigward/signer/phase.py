@@ -19,7 +19,7 @@ receives progress through ``on_event``.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,9 @@ class PhaseOptions:
     layout_dir: str | None = None  # -layout: the exporter wrote OCI layouts under this directory
     store_options: Callable[[str], StoreOptions] | None = None  # per registry host
     default_password: bytes | None = None  # for keys without a password file (the CLI: COSIGN_PASSWORD)
+    # where keyless signing looks for an identity token (SIGSTORE_ID_TOKEN, CI credentials); the CLI:
+    # the process environment
+    environment: Mapping[str, str] = field(default_factory=dict)
     on_event: EventFn | None = None
 
 
@@ -324,7 +327,7 @@ def _check_destinations(images: list[Image], configs: list[SignConfig], opts: Ph
 
 def _material(cfg: SignConfig, key: Any, opts: PhaseOptions) -> Any:
     try:
-        return actions.material(cfg, key)
+        return actions.material(cfg, key, opts.environment)
     except SigwardError as e:
         raise PhaseError(f"{opts.cosign_path}: {cfg.label}: {e}; nothing was signed") from e
 

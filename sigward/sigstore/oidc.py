@@ -257,10 +257,12 @@ class IdentityOptions:
     http_timeout: float = 30.0
 
 
-def get_identity_token(opts: IdentityOptions, env: Mapping[str, str] = os.environ) -> IdentityToken:
+def get_identity_token(opts: IdentityOptions, env: Mapping[str, str]) -> IdentityToken:
     """An identity token from the first source that has one, in cosign's order (see the module docstring).
 
-    ``env`` is the environment the ambient providers look at; tests pass their own mapping.
+    ``env`` is the environment ``SIGSTORE_ID_TOKEN`` and the ambient providers are looked up in. The caller
+    chooses it, as nothing below the CLI reads the process environment on its own: the CLI passes
+    ``os.environ``, a library caller what it wants consulted (``{}``: none).
     """
     flow = opts.auth_flow or None
     if flow is not None and flow not in AUTH_FLOWS:

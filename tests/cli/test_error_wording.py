@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,3 +92,68 @@ def test_image_build_layer(tmp_path: Path) -> None:
         f"--layer {tarball}:/app: a tarball is appended as is; DEST is only for directories")
     assert parse_layer_spec(str(tmp_path)) == LayerSpec(str(tmp_path), "/")
     assert parse_layer_spec(str(tarball)) == LayerSpec(str(tarball))
+
+
+def test_copy_only_value(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from sigward.ops.copy import parse_only
+
+    assert library_error(lambda: parse_only(["sig,img"])) == (
+        "invalid value for plan_copy(only): img, only the following values are supported: [sig sbom att]")
+    assert cli_error(capsys, "copy", "--only=sig,img", f"oci:{tmp_path}/a", f"oci:{tmp_path}/b") == (
+        1, "Error: invalid value for --only: img, only the following values are supported: [sig sbom att]\n")
+
+
+def test_registry_tls_and_credentials(capsys: pytest.CaptureFixture[str], tls_registry: Any,
+                                      tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry whose certificate is not trusted, then one that wants credentials nobody gave: the
+    library names ``StoreOptions`` fields, the CLI the registry flags."""
+    from sigward.oci.reference import parse_reference
+    from sigward.oci.store import StoreOptions, open_store
+
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker"))  # no credentials from anywhere
+    ref = f"{tls_registry.host}/wording/image:v1"
+
+    def tags(**options: Any) -> None:
+        with open_store(parse_reference(ref), StoreOptions(**options)) as store:
+            store.tags()
+
+    text = library_error(tags)
+    assert text.startswith(f"TLS certificate of registry {tls_registry.host} cannot be verified (")
+    assert text.endswith("); set StoreOptions.ca_file to trust its CA, or "
+                         "StoreOptions.allow_insecure_registry to skip verification")
+    code, err = cli_error(capsys, "triangulate", ref)
+    assert code == 1 and err.startswith("Error: ") and err.endswith(
+        "; pass --registry-cacert FILE to trust its CA, or --allow-insecure-registry to skip verification\n")
+
+    text = library_error(lambda: tags(ca_file=str(tls_registry.ca_file)))
+    assert text.endswith(f"(registry {tls_registry.host}: no credentials found; run `sigward login "
+                         f"{tls_registry.host}` or set StoreOptions.username and StoreOptions.password)")
+    code, err = cli_error(capsys, "triangulate", "--registry-cacert", str(tls_registry.ca_file), ref)
+    assert code == 1 and err.startswith("Error: ") and err.endswith(
+        f"(registry {tls_registry.host}: no credentials found; run `sigward login {tls_registry.host}` or "
+        "pass --registry-username/--registry-password)\n")
+
+
+def test_registry_serving_plain_http(capsys: pytest.CaptureFixture[str], registry: Any) -> None:
+    """A plain-HTTP registry that is not known to be on this machine gets no HTTP fallback, and the error
+    says how to allow it. ``127.1`` is 127.0.0.1 spelled so that sigward does not take it for loopback:
+    the stand-in for a remote registry (it is the real distribution server of the ``registry`` fixture)."""
+    from sigward.oci.reference import parse_reference
+    from sigward.oci.store import StoreOptions, open_store
+
+    host = registry.host.replace("127.0.0.1:", "127.1:")
+    assert host != registry.host
+    ref = f"{host}/wording/image:v1"
+
+    def tags(**options: Any) -> list[str]:
+        with open_store(parse_reference(ref), StoreOptions(**options)) as store:
+            return store.tags()
+
+    assert library_error(tags).endswith("; if it serves plain HTTP, set StoreOptions.allow_http_registry")
+    from sigward.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="NAME_UNKNOWN"):  # the advice works: the registry answers
+        tags(allow_http_registry=True)
+    code, err = cli_error(capsys, "triangulate", ref)
+    assert code == 1 and err.startswith(f"Error: cannot reach registry {host}: ") and err.endswith(
+        "; if it serves plain HTTP, use --allow-http-registry\n")

@@ -68,3 +68,26 @@ def test_unknown_command_still_lists_every_choice() -> None:
     assert "invalid choice: 'verfy'" in r.stderr
     for name in COMMANDS:
         assert f"'{name}'" in r.stderr
+
+
+def _freeze_count_after(call: str) -> tuple[int, int]:
+    code = (
+        "import contextlib, gc, io, sys\n"
+        "from sigward.cli.main import main\n"
+        "sys.argv = ['sigward', 'version']\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = {call}\n"
+        "print(rc, gc.get_freeze_count())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    rc, frozen = out.split()
+    return int(rc), int(frozen)
+
+
+def test_only_the_entry_point_skips_the_final_collection() -> None:
+    """Run as the process's command, main() freezes the heap on its way out (shutdown then skips a last
+    walk of every object); called with arguments, as a library user embeds it, it leaves gc alone."""
+    rc, frozen = _freeze_count_after("main()")
+    assert rc == 0 and frozen > 1000
+    rc, frozen = _freeze_count_after("main(['version'])")
+    assert rc == 0 and frozen == 0

@@ -7,7 +7,9 @@ from __future__ import annotations
 import json
 import os
 import stat
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,3 +115,55 @@ def test_sync_group_commit_failure_removes_what_was_not_renamed(tmp_path: Path) 
         group.commit()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
     assert (tmp_path / "a").read_bytes() == b"a"
+
+
+def test_sync_group_fsyncs_every_file_on_worker_threads(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many staged files: each is fsync'd exactly once (from worker threads, FSYNC_THREADS at most), then
+    renamed, then their directory once."""
+    synced: list[str] = []
+    threads: set[str] = set()
+    lock = threading.Lock()
+    real_fsync = os.fsync
+
+    def counting(fd: int) -> None:
+        with lock:
+            synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+            threads.add(threading.current_thread().name)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    group = SyncGroup()
+    for i in range(30):
+        with group.file(tmp_path / f"f{i:02d}", prefix=".t-", tmp_dir=str(tmp_path)) as f:
+            f.write(b"x%d" % i)
+    group.commit()
+    files = [p for p in synced if os.path.basename(p).startswith(".t-")]
+    assert len(files) == len(set(files)) == 30  # the temp names, each once, before the renames
+    assert synced.count(str(tmp_path)) == 1
+    assert threads and threads <= {"sigward-fsync"} | {threading.main_thread().name}
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"f{i:02d}" for i in range(30)]
+
+
+def test_fsync_failure_raises_the_first_in_order_after_trying_all(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from sigward import fileio
+
+    paths = [str(tmp_path / f"p{i}") for i in range(12)]
+    for p in paths:
+        Path(p).write_bytes(b"")
+    os.unlink(paths[7])
+    os.unlink(paths[3])
+    tried: list[int] = []
+    real_open = os.open
+
+    def recording(path: str, flags: int, *a: Any) -> int:
+        if path in paths:
+            tried.append(paths.index(path))
+        return real_open(path, flags, *a)
+
+    monkeypatch.setattr(os, "open", recording)
+    with pytest.raises(FileNotFoundError) as e:
+        fileio._fsync_all(paths, 4)
+    assert e.value.filename == paths[3]
+    assert sorted(tried) == list(range(12))  # a failure does not stop the others

@@ -92,7 +92,8 @@ def test_refuses_to_move_a_tag_without_force(tmp_path: Path, signed) -> None:
     dst = LayoutStore(tmp_path / "dst")
     other = write_demo_image(dst, "app", message="something else")
     before = blob_files(tmp_path / "dst")
-    with pytest.raises(StoreError, match=r'image "oci:.*/dst:app" already exists\. Use `-f` to overwrite'):
+    exists = r'image "oci:.*/dst:app" already exists\. Use plan_copy\(force=True\) to overwrite'
+    with pytest.raises(StoreError, match=exists):
         copy(src, "app", dst, "app")
     assert blob_files(tmp_path / "dst") == before  # nothing written
     assert dst.resolve("app").digest == other.digest
@@ -143,7 +144,7 @@ def test_parse_only() -> None:
     assert parse_only([]) is None
     assert parse_only(["sig,att", "sbom"]) == {"sig", "att", "sbom"}
     assert parse_only([], sig_only=True) == {"sig"}
-    with pytest.raises(UsageError, match=r"invalid value for --only: img, only the following values are"):
+    with pytest.raises(UsageError, match=r"invalid value for plan_copy\(only\): img, only the following"):
         parse_only(["sig,img"])
 
 

@@ -89,6 +89,7 @@ def test_copy_refuses_or_skips_a_damaged_referrer(run: Callable[..., Any], keys:
     dst = tmp_path / "dst"
     r = run("copy", img, f"oci:{dst}")
     assert r.code == 1 and r.err.startswith("Error: cannot copy referrer") and "internal" not in r.err, r.err
+    assert r.err.endswith(" (nothing was copied; --skip-unreadable copies the rest without it)\n"), r.err
     assert not dst.exists(), "a refused copy must not write anything"
     r = run("copy", "--skip-unreadable", img, f"oci:{dst}")
     assert r.code == 0, r.err

@@ -319,6 +319,31 @@ def test_keyless_config(registry: RegistryServer, unique_repo: str, tmp_path: Pa
     assert v.returncode != 0
 
 
+def test_keyless_token_from_the_environment(registry: RegistryServer, unique_repo: str, tmp_path: Path,
+                                           sigstore_stack: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The signer's CLI hands the process environment down (``SIGSTORE_ID_TOKEN``, as ``sign`` reads it);
+    ``run_phase`` itself reads none: ``PhaseOptions.environment`` is where it looks."""
+    from sigward.oci.store import StoreOptions
+    from sigward.signer.config import parse_cosign_config, parse_report
+    from sigward.signer.phase import PhaseError, PhaseOptions, run_phase
+
+    exp = export(registry, tmp_path / "build", unique_repo, ("v1",))
+    config = cosign_toml(tmp_path / "cosign.toml", [{
+        "signing-config": str(sigstore_stack.signing_config),
+        "trusted-root": str(sigstore_stack.trusted_root), "export-sbom": "none"}])
+    token = sigstore_stack.minter.mint_github()
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", token)
+    options = PhaseOptions(store_options=lambda host: StoreOptions(allow_http_registry=True))
+    with pytest.raises(PhaseError, match="no identity token for keyless signing"):
+        run_phase(parse_report(exp.report.read_text()), parse_cosign_config(config.read_text()), options)
+    assert tags(registry, unique_repo) == {"v1"}
+    p = run_signer(exp, config, "-insecure-registry", registry.host, env={"SIGSTORE_ID_TOKEN": token})
+    assert p.returncode == 0, p.stderr
+    v = sigward("verify", "--trusted-root", str(sigstore_stack.trusted_root), "--certificate-identity",
+                IDENTITY, "--certificate-oidc-issuer", GITHUB_ISSUER, "--allow-http-registry", exp.by_digest)
+    assert v.returncode == 0, v.stderr
+
+
 def test_credentials_from_cnb_registry_auth(tls_registry: RegistryServer, unique_repo: str, tmp_path: Path,
                                             keys: dict[str, Path]) -> None:
     """A registry with TLS and basic auth: the exporter and the signer both take CNB_REGISTRY_AUTH."""

@@ -170,6 +170,33 @@ def test_blob_round_trip_and_digest_argument(run: Callable[..., Any], sigstore_s
         assert r.code == 0 and "Verified OK" in r.err, r.err
 
 
+def test_the_token_in_the_environment_is_the_clis_to_pass(run: Callable[..., Any], sigstore_stack: Any,
+                                                          layout: Callable[..., str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``SIGSTORE_ID_TOKEN`` signs from the command line (cosign's variable); the library reads no
+    environment: ``KeylessOptions.environment`` is where it looks, empty unless the caller fills it."""
+    import dataclasses
+
+    from sigward.errors import UsageError
+    from sigward.ops.keyless import KeylessOptions, signing_material
+    from sigward.sigstore.oidc import NO_TOKEN_MESSAGE
+
+    img = layout()
+    token = sigstore_stack.minter.mint_github()
+    monkeypatch.setenv("SIGSTORE_ID_TOKEN", token)
+    r = run("sign", "--yes", *_trust(sigstore_stack), img)
+    assert r.code == 0, r.err
+    assert _verify(run, sigstore_stack, img, *_who()).code == 0
+
+    opts = KeylessOptions(trusted_root=str(sigstore_stack.trusted_root),
+                          signing_config=str(sigstore_stack.signing_config))
+    with pytest.raises(UsageError) as e:
+        signing_material(None, opts)  # SIGSTORE_ID_TOKEN is in os.environ, and not looked at
+    assert str(e.value) == NO_TOKEN_MESSAGE
+    material = signing_material(None, dataclasses.replace(opts, environment={"SIGSTORE_ID_TOKEN": token}))
+    assert material.chain  # Fulcio issued a certificate for that token
+
+
 # --- rejections, each naming its check ------------------------------------------------------------
 
 

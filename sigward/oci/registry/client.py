@@ -6,7 +6,7 @@ a registry on your own machine is commonly plain HTTP, and trying HTTPS first me
 loopback never sees a plaintext request. For those hosts the HTTPS attempt starts as a bare TLS handshake
 (``transport.speaks_tls``): a plain-HTTP server fails it at once, before any CA bundle is loaded. A
 certificate that fails verification never falls back to HTTP (that would be a silent downgrade); the error
-names the flags that help.
+names the ``StoreOptions`` settings that help (the CLI words them as its flags, ``cli/errors.py``).
 
 Connections, TLS, User-Agent and retries are ``sigward.transport``'s: bounded exponential backoff with
 jitter on connection errors, 429 (``Retry-After`` honoured, capped) and 500/502/503/504 for idempotent
@@ -53,20 +53,32 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def error_summary(resp: httpx.Response) -> str:
-    """``CODE: message`` from a registry error body, else the HTTP status line."""
+def registry_errors(resp: httpx.Response) -> list[tuple[str, str]]:
+    """The ``(code, message)`` of each entry of a registry error body's ``errors[]`` (the distribution
+    spec's shape) that has either; empty for any other body, or one not read yet (a streamed response).
+
+    The one parser of those bodies: ``error_summary`` words them for messages, the store reads the codes
+    to decide a retry (``MANIFEST_BLOB_UNKNOWN``). Values are as sent (``str()`` of them, unstripped).
+    """
     try:
         obj = safejson.loads(resp.content or b"null")
         errs = obj.get("errors") if isinstance(obj, dict) else None
     except (ValueError, UnicodeDecodeError):
         errs = None
-    except Exception:  # body not read (streaming): fall back to the status line
+    except Exception:  # body not read (streaming): nothing to parse
         errs = None
+    if not isinstance(errs, list):  # {"errors": 5} is no list of errors (and must not crash the caller)
+        return []
+    return [(str(e.get("code") or ""), str(e.get("message") or "")) for e in errs
+            if isinstance(e, dict) and (e.get("code") or e.get("message"))]
+
+
+def error_summary(resp: httpx.Response) -> str:
+    """``CODE: message`` from a registry error body, else the HTTP status line."""
     parts = []
-    for e in errs or []:
-        if isinstance(e, dict) and (e.get("code") or e.get("message")):
-            code, msg = str(e.get("code") or "").strip(), str(e.get("message") or "").strip()
-            parts.append(f"{code}: {msg}" if code and msg else code or msg)
+    for raw_code, raw_msg in registry_errors(resp):
+        code, msg = raw_code.strip(), raw_msg.strip()
+        parts.append(f"{code}: {msg}" if code and msg else code or msg)
     if parts:
         return "; ".join(p.replace("\n", " ") for p in parts)[:500]
     return f"{resp.status_code} {resp.reason_phrase or ''}".strip()
@@ -200,13 +212,13 @@ class RegistryClient:
             if isinstance(cause, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
                 raise StoreError(
                     f"TLS certificate of registry {self.host} cannot be verified ({_short(e)}); "
-                    "pass --registry-cacert FILE to trust its CA, or --allow-insecure-registry to skip "
-                    "verification"
+                    "set StoreOptions.ca_file to trust its CA, or StoreOptions.allow_insecure_registry to "
+                    "skip verification"
                 )
             if not http_ok:
                 hint = ""
                 if isinstance(cause, ssl.SSLError) or "SSL" in text or "ssl" in text:
-                    hint = "; if it serves plain HTTP, use --allow-http-registry"
+                    hint = "; if it serves plain HTTP, set StoreOptions.allow_http_registry"
                 raise StoreError(f"cannot reach registry {self.host}: {_short(e)}{hint}")
         except httpx.TransportError as e:
             if not http_ok:
@@ -346,8 +358,8 @@ class RegistryClient:
         if resp.status_code in (401, 403):
             has = self.credentials is not None
             advice = ("the credentials were refused or lack permission" if has else
-                      f"no credentials found; run `sigward login {self.registry_name}` or pass "
-                      "--registry-username/--registry-password")
+                      f"no credentials found; run `sigward login {self.registry_name}` or set "
+                      "StoreOptions.username and StoreOptions.password")
             return AuthError(f"{where}: {summary} (registry {self.registry_name}: {advice})")
         return StoreError(f"{where}: {summary}")
 

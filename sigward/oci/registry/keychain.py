@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -114,7 +113,8 @@ class EnvKeychain:
             self.headers.setdefault(normalize_host(key), header)
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ, variable: str = CNB_REGISTRY_AUTH) -> EnvKeychain:
+    def from_env(cls, env: Mapping[str, str], variable: str = CNB_REGISTRY_AUTH) -> EnvKeychain:
+        """From ``env[variable]``: the caller's environment (the signer's CLI passes the process's)."""
         return cls(env.get(variable), variable)
 
     def resolve(self, registry: str) -> Credentials | None:

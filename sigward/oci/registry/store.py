@@ -23,7 +23,7 @@ from sigward.oci import mediatypes as mt
 from sigward.oci.manifest import MAX_MANIFEST_SIZE, Descriptor, Manifest
 from sigward.oci.reference import Reference
 from sigward.oci.registry.auth import pull_scope, push_scope
-from sigward.oci.registry.client import RegistryClient
+from sigward.oci.registry.client import RegistryClient, registry_errors
 from sigward.oci.registry.upload import BlobUploads, int_header
 from sigward.oci.store import MAX_SMALL_BLOB, BlobContent, ProgressFn, Store, StoreOptions
 
@@ -43,18 +43,6 @@ CHUNK_SIZE = 8 * 1024 * 1024
 BLOB_UNKNOWN_ATTEMPTS = 5
 
 
-def _error_codes(resp: httpx.Response) -> set[str]:
-    """The ``errors[].code`` values of a registry error body (read already)."""
-    from sigward import safejson
-
-    try:
-        obj = safejson.loads(resp.content or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return set()
-    errs = obj.get("errors") if isinstance(obj, dict) else None
-    return {str(e.get("code")) for e in errs or [] if isinstance(e, dict) and e.get("code")}
-
-
 def fallback_tag(digest: str) -> str:
     """The referrers tag-schema tag: ``<alg>-<hex>``, the hex part limited to 64 characters."""
     _digest.validate_digest(digest)
@@ -63,6 +51,8 @@ def fallback_tag(digest: str) -> str:
 
 class RegistryStore(BlobUploads, Store):
     """One repository in a registry."""
+
+    overlaps_io = True  # every read and write is a round trip: copy and verify overlap them
 
     def __init__(self, ref: Reference, options: StoreOptions | None = None,
                  client: RegistryClient | None = None) -> None:
@@ -181,7 +171,7 @@ class RegistryStore(BlobUploads, Store):
             if resp.status_code != 400 or attempt + 1 == BLOB_UNKNOWN_ATTEMPTS:
                 return resp
             resp.read()
-            if "MANIFEST_BLOB_UNKNOWN" not in _error_codes(resp):
+            if "MANIFEST_BLOB_UNKNOWN" not in {code for code, _msg in registry_errors(resp)}:
                 return resp
             resp.close()
             time.sleep(0.05 * 2 ** attempt)

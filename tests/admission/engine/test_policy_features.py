@@ -85,7 +85,9 @@ def test_config_map_ref_policies(run: Callable[..., Run], write: Callable[..., s
     assert r.code == 0, r.out
     # Without the ConfigMap: a clear not-yet error, never a pass.
     r = run("policy", "test", "--policy", write(policy), "-o", "json", img)
-    assert r.code == 1 and "configMapRef cosign-system/policies: not supported yet" in r.json()["errors"][-1]
+    assert r.code == 1 and r.json()["errors"][-1].endswith(
+        "configMapRef cosign-system/policies: not supported yet without the ConfigMap "
+        "(give its manifest with --policy)")
 
 
 def test_signature_format_narrows_discovery(run: Callable[..., Run], write: Callable[..., str],

@@ -38,12 +38,12 @@ def test_tls_with_ca_file_and_basic_auth(rc_tls_registry: Any, repo_name: str) -
         assert s.get_manifest(m.digest).data == m.data
 
 
-def test_tls_unverifiable_names_the_flags(rc_tls_registry: Any, repo_name: str) -> None:
+def test_tls_unverifiable_names_the_settings(rc_tls_registry: Any, repo_name: str) -> None:
     with open_store(rc_tls_registry, repo_name, ca_file=None) as s, pytest.raises(StoreError) as e:
         s.tags()
     msg = str(e.value)
     assert msg.startswith(f"TLS certificate of registry {rc_tls_registry.host} cannot be verified")
-    assert "--registry-cacert" in msg and "--allow-insecure-registry" in msg and "\n" not in msg
+    assert "StoreOptions.ca_file" in msg and "StoreOptions.allow_insecure_registry" in msg and "\n" not in msg
 
 
 def test_tls_insecure_accepts_unverifiable(rc_tls_registry: Any, repo_name: str) -> None:
@@ -59,7 +59,7 @@ def test_basic_wrong_or_missing_credentials(rc_tls_registry: Any, repo_name: str
     assert "UNAUTHORIZED" in str(e.value) and "refused" in str(e.value)
     with open_store(rc_tls_registry, repo_name, username=None) as s, pytest.raises(AuthError) as e:
         s.tags()
-    assert f"sigward login {rc_tls_registry.host}" in str(e.value)
+    assert f"sigward login {rc_tls_registry.host}` or set StoreOptions.username and" in str(e.value)
 
 
 def test_basic_from_docker_config(rc_tls_registry: Any, repo_name: str,

@@ -1,4 +1,4 @@
-"""Pure parts of registry auth: challenge parsing and docker config.json handling."""
+"""Pure parts of registry auth: challenge parsing, docker config.json handling, error bodies."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ import os
 import stat
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sigward.errors import AuthError, StoreError
 from sigward.oci.registry import dockerconfig as dc
 from sigward.oci.registry.auth import TokenCache
 from sigward.oci.registry.challenge import parse_challenges
-from sigward.oci.registry.client import is_loopback
+from sigward.oci.registry.client import error_summary, is_loopback, registry_errors
 
 
 def test_bearer_challenge_with_commas_in_quoted_scope() -> None:
@@ -33,6 +34,26 @@ def test_several_challenges_escapes_and_token68() -> None:
     assert chs[0].params == {"realm": "apps", "type": "1", "title": 'Login to "apps"'}
     assert chs[1].params == {"realm": "simple"}
     assert chs[2].token68 == "abc123=="
+
+
+def _response(status: int, body: bytes) -> httpx.Response:
+    return httpx.Response(status, content=body, request=httpx.Request("PUT", "http://r.test/v2/a/manifests/t"))
+
+
+def test_registry_error_bodies_one_parser() -> None:
+    """The one parser of ``errors[]`` serves both the messages and the store's retry decision."""
+    body = json.dumps({"errors": [{"code": "MANIFEST_BLOB_UNKNOWN", "message": " blob unknown\nto registry "},
+                                  {"message": "no code"}, {"code": "DENIED"}, {}, "junk", {"code": 0}]})
+    resp = _response(400, body.encode())
+    assert registry_errors(resp) == [("MANIFEST_BLOB_UNKNOWN", " blob unknown\nto registry "),
+                                     ("", "no code"), ("DENIED", "")]
+    assert error_summary(resp) == "MANIFEST_BLOB_UNKNOWN: blob unknown to registry; no code; DENIED"
+    for junk in (b"", b"not json", b"\xff\xfe", b'{"errors": 5}', b'{"errors": {"code": "X"}}', b"[1]",
+                 b'{"errors": null}'):
+        assert registry_errors(_response(400, junk)) == [], junk
+        assert error_summary(_response(400, junk)) == "400 Bad Request", junk
+    streamed = httpx.Response(503, stream=httpx.ByteStream(b'{"errors": [{"code": "X"}]}'))
+    assert registry_errors(streamed) == [] and error_summary(streamed) == "503 Service Unavailable"
 
 
 def test_garbage_challenge_does_not_raise() -> None:

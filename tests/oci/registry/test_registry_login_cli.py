@@ -54,7 +54,8 @@ def test_login_refused_writes_nothing(rc_tls_registry: Any, _isolated_docker_con
 def test_login_tls_error_names_flag(rc_tls_registry: Any, capsys: pytest.CaptureFixture[str]) -> None:
     r = rc_tls_registry
     assert main(["login", r.host, "-u", r.username, "-p", r.password]) == 1
-    assert "--allow-insecure-registry" in capsys.readouterr().err
+    assert capsys.readouterr().err.endswith(
+        "pass --registry-cacert FILE to trust its CA, or --allow-insecure-registry to skip verification\n")
 
 
 def test_login_token_registry_password_stdin(rc_token_registry: Any, _isolated_docker_config: Path,
