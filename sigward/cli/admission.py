@@ -24,7 +24,8 @@ examples:
   sigward admission serve --policies-from-cluster --kubeconfig ~/.kube/config --namespace cosign-system \
       --tls-cert /tmp/certs/tls.crt --tls-key /tmp/certs/tls.key
 
-paths: POST /validations, POST /mutations (admission.k8s.io/v1 AdmissionReview), GET /healthz, /readyz
+paths: POST /validations, POST /mutations (admission.k8s.io/v1 AdmissionReview), POST /validating
+(ClusterImagePolicy/TrustRoot validation, as policy-controller's), GET /healthz, /readyz
 (ready once the policies are loaded), /metrics (Prometheus). Any error, timeout or overload denies.
 
 --policies-from-cluster watches ClusterImagePolicies (policy.sigstore.dev v1alpha1/v1beta1) and TrustRoots
@@ -178,7 +179,8 @@ def _serve(args: argparse.Namespace) -> int:
                                cache_ttl=args.cache_ttl, cluster_secrets=source)
     host, port = args.listen
     config = ServerConfig(host=host, port=port, tls_cert=Path(args.tls_cert), tls_key=Path(args.tls_key),
-                          watch=paths, reload_interval=args.reload_interval)
+                          watch=paths, reload_interval=args.reload_interval,
+                          controller_namespace=source.namespace if source is not None else None)
     if source is None:
         server = AdmissionServer(service, config, lambda: loading.load(paths, options))
         return run(server)

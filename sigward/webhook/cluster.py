@@ -229,7 +229,10 @@ class ClusterSource:
 
         problems: list[str] = []
         if k.kind == "ClusterImagePolicy":
-            body, problems = _secret_refs_here(body, self.namespace)
+            from sigward.cip.fielderror import render
+
+            body, ref_errors = secret_refs_here(body, self.namespace)
+            problems += [render(ref_errors)] if ref_errors else []
         try:
             PolicySet.from_documents([Document(k.kind, str(body.get("apiVersion", "")), _name(body), body)])
         except Exception as e:
@@ -345,15 +348,15 @@ def merge(first: Any, second: Any) -> Any:
                      (*first.warnings, *second.warnings))
 
 
-def _secret_refs_here(body: Mapping[str, Any], namespace: str) -> tuple[dict[str, Any], list[str]]:
+def secret_refs_here(body: Mapping[str, Any], namespace: str) -> tuple[dict[str, Any], list[Any]]:
     """policy-controller's rule for ``secretRef.namespace``, with this webhook's namespace as the
     controller's: unset or ``namespace`` is accepted, anything else is the error its CIP validation gives
-    (``secretref.namespace is invalid…``). Its reconciler then reads every secretRef Secret from its own
-    namespace whatever the field says, so the returned copy drops the field: the Secret is looked for in
-    ``namespace`` (``PolicySet.controller_namespace``), never in the namespace it names."""
+    (``secretref.namespace is invalid…``, as knative FieldErrors). Its reconciler then reads every secretRef
+    Secret from its own namespace whatever the field says, so the returned copy drops the field: the Secret
+    is looked for in ``namespace`` (``PolicySet.controller_namespace``), never in the namespace it names."""
     import copy
 
-    from sigward.cip.fielderror import invalid, render
+    from sigward.cip.fielderror import invalid
 
     out = copy.deepcopy(dict(body))
     errors = []
@@ -375,7 +378,7 @@ def _secret_refs_here(body: Mapping[str, Any], namespace: str) -> tuple[dict[str
                 errors.append(invalid(ns, f"{where}.secretref.namespace",
                                       "secretref.namespace is invalid. If set, it should use the same "
                                       "namespace where the policy-controller was deployed"))
-    return out, [render(errors)] if errors else []
+    return out, errors
 
 
 def _name(obj: Mapping[str, Any]) -> str:

@@ -127,3 +127,68 @@ def test_kubectl_apply_of_a_cluster_policy_then_pods_through_the_api_server(
         for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
             world.kube.kubectl("delete", kind, hook, "--ignore-not-found", check=False)
         world.kube.kubectl("label", "namespace", world.team, f"{label}-", check=False)
+
+
+def test_the_policy_resources_are_validated_at_kubectl_apply(world: World, webhook_certs: Path) -> None:
+    """``/validating`` registered as policy-controller's ``validating.clusterimagepolicy.sigstore.dev``:
+    an invalid ClusterImagePolicy or TrustRoot is refused by the API server with policy-controller's
+    error. The configuration selects only objects labelled for this run (objectSelector), so the other
+    tests' deliberately invalid policies on the shared API server are not affected."""
+    suffix = secrets.token_hex(3)
+    label = f"sigward-test-{suffix}"
+    hook = f"validating-{suffix}.sigward.test"
+    ca = (webhook_certs / "ca.crt").read_bytes()
+    world.kube.apply({
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": hook},
+        "webhooks": [{"name": hook, "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                      "failurePolicy": "Fail", "timeoutSeconds": TIMEOUT_SECONDS,
+                      "clientConfig": {"caBundle": base64.b64encode(ca).decode(),
+                                       "url": f"{world.server.url}/validating"},
+                      "objectSelector": {"matchLabels": {label: "true"}},
+                      "rules": [{"apiGroups": ["policy.sigstore.dev"], "apiVersions": ["*"],
+                                 "operations": ["CREATE", "UPDATE"],
+                                 "resources": ["clusterimagepolicies", "trustroots"]}]}]})
+
+    def cip(name: str, **spec: Any) -> dict[str, Any]:
+        doc = key_cip(name, "registry.example/app*", world.pub)
+        doc["metadata"]["labels"] = {label: "true"}
+        doc["spec"].update(spec)
+        return doc
+
+    refusal = f'admission webhook "{hook}" denied the request: validation failed: '
+    try:
+        bogus = cip(f"bogus-{suffix}", mode="bogus")
+        deadline = time.monotonic() + POLL_SECONDS
+        while True:  # the API server picks the configuration up asynchronously
+            r = world.kube.apply(bogus, "--dry-run=server", check=False)
+            if refusal in r.stderr or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert f"{refusal}invalid value: bogus: spec.mode" in r.stderr, r.stdout + r.stderr
+        # secretRef.namespace: the webhook's own namespace is the controller's; any other is refused.
+        elsewhere = cip(f"elsewhere-{suffix}",
+                        authorities=[{"key": {"secretRef": {"name": "k", "namespace": world.team}}}])
+        r = world.kube.apply(elsewhere, check=False)
+        assert (f"{refusal}invalid value: {world.team}: spec.authorities[0].key.secretref.namespace\n"
+                "secretref.namespace is invalid. If set, it should use the same namespace where the "
+                "policy-controller was deployed") in r.stderr, r.stderr
+        here = cip(f"here-{suffix}",
+                   authorities=[{"key": {"secretRef": {"name": "k", "namespace": world.system}}}])
+        world.apply(here)
+        # A valid policy is created; an edit that breaks it is refused and leaves it as it was.
+        good = cip(f"good-{suffix}")
+        world.apply(good)
+        broken = cip(f"good-{suffix}", authorities=[])
+        r = world.kube.apply(broken, check=False)
+        assert f"{refusal}missing field(s): spec.authorities" in r.stderr, r.stderr
+        stored = world.kube.get_json("clusterimagepolicy", f"good-{suffix}")
+        assert stored["spec"]["authorities"][0]["key"]["data"] == world.pub.read_text()
+        # A TrustRoot with none of its three forms.
+        root = {"apiVersion": "policy.sigstore.dev/v1alpha1", "kind": "TrustRoot",
+                "metadata": {"name": f"root-{suffix}", "labels": {label: "true"}}, "spec": {}}
+        r = world.kube.apply(root, check=False)
+        assert r.returncode != 0 and refusal in r.stderr, r.stderr
+    finally:
+        world.kube.kubectl("delete", "validatingwebhookconfiguration", hook, "--ignore-not-found",
+                           check=False)
