@@ -125,11 +125,9 @@ def _pem_verifier(pem: bytes, hash_name: str, where: str) -> Verifier:
 
 
 def _secret_key(subject: Subject, ref: model.SecretRef) -> bytes:
-    from sigward.admission.policyset import CONTROLLER_NAMESPACE
-
     data = subject.policies.secret(ref.name, ref.namespace or None)
     if data is None and not ref.namespace:
-        data = subject.policies.secret(ref.name, CONTROLLER_NAMESPACE)
+        data = subject.policies.secret(ref.name, subject.policies.controller_namespace)
     if data is None:
         raise AuthorityError(f'secret "{ref.name}" not found (no Secret of that name in the PolicySet)')
     if not data:

@@ -86,6 +86,9 @@ class PolicySet:
     secrets: Mapping[tuple[str, str], Mapping[str, bytes]] = field(default_factory=dict)
     configmaps: Mapping[tuple[str, str], Mapping[str, str]] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # Where a secretRef without a namespace is looked for: policy-controller's own namespace (cosign-system
+    # for policy files; the webhook's --namespace when the policies come from the cluster).
+    controller_namespace: str = CONTROLLER_NAMESPACE
 
     @classmethod
     def from_documents(cls, docs: Iterable[Any]) -> PolicySet:

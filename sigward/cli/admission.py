@@ -24,7 +24,8 @@ examples:
   sigward admission serve --policies-from-cluster --kubeconfig ~/.kube/config --namespace cosign-system \
       --tls-cert /tmp/certs/tls.crt --tls-key /tmp/certs/tls.key
 
-paths: POST /validations, POST /mutations (admission.k8s.io/v1 AdmissionReview), GET /healthz, /readyz
+paths: POST /validations, POST /mutations (admission.k8s.io/v1 AdmissionReview), POST /validating
+(ClusterImagePolicy/TrustRoot validation, as policy-controller's), GET /healthz, /readyz
 (ready once the policies are loaded), /metrics (Prometheus). Any error, timeout or overload denies.
 
 --policies-from-cluster watches ClusterImagePolicies (policy.sigstore.dev v1alpha1/v1beta1) and TrustRoots
@@ -73,6 +74,9 @@ def register(sub: Any) -> None:
     s.add_argument("--namespace", default=None, metavar="NS",
                    help="with --policies-from-cluster: the webhook's own namespace, where secretRef Secrets "
                         "and ConfigMaps live (default: the pod's namespace in a cluster, else cosign-system)")
+    s.add_argument("--watch-timeout", type=_duration, default=240.0, metavar="DURATION",
+                   help="with --policies-from-cluster: server-side timeout of each watch request, after "
+                        "which it resumes from the last resourceVersion (default 4m)")
     s.add_argument("--trustroot", action="append", default=[], metavar="FILE",
                    help="TrustRoot manifest, referenced by name from trustRootRef (repeatable)")
     s.add_argument("--tls-cert", required=True, metavar="FILE", help="serving certificate (PEM; reloaded)")
@@ -175,7 +179,8 @@ def _serve(args: argparse.Namespace) -> int:
                                cache_ttl=args.cache_ttl, cluster_secrets=source)
     host, port = args.listen
     config = ServerConfig(host=host, port=port, tls_cert=Path(args.tls_cert), tls_key=Path(args.tls_key),
-                          watch=paths, reload_interval=args.reload_interval)
+                          watch=paths, reload_interval=args.reload_interval,
+                          controller_namespace=source.namespace if source is not None else None)
     if source is None:
         server = AdmissionServer(service, config, lambda: loading.load(paths, options))
         return run(server)
@@ -196,4 +201,4 @@ def _cluster_source(args: argparse.Namespace, metrics: Any) -> Any:
         cause = " ".join(str(e).split())[:300]  # a YAML error spans lines: keep all of it, on one
         raise UsageError(f"cannot configure the Kubernetes client{where}: {cause}")
     namespace = args.namespace or in_cluster_namespace() or "cosign-system"
-    return ClusterSource(client, namespace, metrics)
+    return ClusterSource(client, namespace, metrics, watch_seconds=int(args.watch_timeout))

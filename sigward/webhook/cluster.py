@@ -92,10 +92,13 @@ def in_cluster_namespace() -> str | None:
 class ClusterSource:
     """The cluster's ClusterImagePolicies, TrustRoots, and the Secrets and ConfigMaps of ``namespace``."""
 
-    def __init__(self, client: Any, namespace: str, metrics: Metrics) -> None:
+    def __init__(self, client: Any, namespace: str, metrics: Metrics, *,
+                 watch_seconds: int = WATCH_SECONDS) -> None:
+        """``watch_seconds``: the server-side timeout of each watch request (``--watch-timeout``)."""
         from kubernetes import client as k8s
 
         self.client, self.namespace, self.metrics = client, namespace, metrics
+        self.watch_seconds = max(1, int(watch_seconds))
         # Typed Any: responses are read raw (``_preload_content=False``), not as the client's models.
         custom: Any = k8s.CustomObjectsApi(client)
         core: Any = k8s.CoreV1Api(client)
@@ -150,6 +153,7 @@ class ClusterSource:
                 while not self._stop.is_set():
                     version = self._watch(k, version)
             except _Gone:
+                self.metrics.watch_expired.labels(k.kind).inc()
                 log.info("%s watch expired; listing again", k.kind)
             except Exception as e:
                 self.metrics.watch_errors.labels(k.kind).inc()
@@ -185,8 +189,9 @@ class ClusterSource:
         watch: Any = watch_module
         w: Any = watch.Watch()
         try:
-            for event in w.stream(k.lister, *k.args, resource_version=version, timeout_seconds=WATCH_SECONDS,
-                                  allow_watch_bookmarks=True, _request_timeout=WATCH_SECONDS + 30):
+            for event in w.stream(k.lister, *k.args, resource_version=version,
+                                  timeout_seconds=self.watch_seconds, allow_watch_bookmarks=True,
+                                  _request_timeout=self.watch_seconds + 30):
                 if self._stop.is_set():
                     break
                 obj = event.get("raw_object") or {}
@@ -222,14 +227,23 @@ class ClusterSource:
             return body
         from sigward.admission.policyset import Document, PolicySet
 
+        problems: list[str] = []
+        if k.kind == "ClusterImagePolicy":
+            from sigward.cip.fielderror import render
+
+            body, ref_errors = secret_refs_here(body, self.namespace)
+            problems += [render(ref_errors)] if ref_errors else []
         try:
             PolicySet.from_documents([Document(k.kind, str(body.get("apiVersion", "")), _name(body), body)])
         except Exception as e:
+            problems.append(str(e))
+        if problems:
+            why = "\n".join(problems)
             self.metrics.invalid_resources.labels(k.kind).inc()
-            log.error("%s %s is invalid and is not enforced: %s", k.kind, _name(body), e)
+            log.error("%s %s is invalid and is not enforced: %s", k.kind, _name(body), why)
             import sys
 
-            print(f"sigward admission: {k.kind} {_name(body)} is invalid, skipped: {e}".replace("\n", "; "),
+            print(f"sigward admission: {k.kind} {_name(body)} is invalid, skipped: {why}".replace("\n", "; "),
                   file=sys.stderr, flush=True)
             return None
         return body
@@ -246,6 +260,12 @@ class ClusterSource:
             self._lookups.clear()
         self._lookups[key] = (now + LOOKUP_TTL, value)
         return value
+
+    def forget(self, namespace: str) -> None:
+        """Drop what was read of ``namespace`` (its Secrets, service accounts): read it again when next
+        needed. Called when those credentials did not open a registry."""
+        for key in [k for k in list(self._lookups) if k[1] == namespace]:
+            self._lookups.pop(key, None)
 
     def secret(self, namespace: str, name: str) -> Mapping[str, bytes] | None:
         """Secret ``namespace/name``'s data, decoded; None when it does not exist."""
@@ -313,7 +333,8 @@ def with_cluster_secrets(policies: Any, source: ClusterSource) -> Any:
                     log.warning("reading Secret %s/%s failed: %s", namespace, name, _short(e))
             return found
 
-    return ClusterPolicySet(**{f.name: getattr(policies, f.name) for f in fields(policies)})
+    kept = {f.name: getattr(policies, f.name) for f in fields(policies)}
+    return ClusterPolicySet(**{**kept, "controller_namespace": source.namespace})
 
 
 def merge(first: Any, second: Any) -> Any:
@@ -325,6 +346,39 @@ def merge(first: Any, second: Any) -> Any:
     return PolicySet(tuple(policies.values()), {**first.trustroots, **second.trustroots},
                      {**first.secrets, **second.secrets}, {**first.configmaps, **second.configmaps},
                      (*first.warnings, *second.warnings))
+
+
+def secret_refs_here(body: Mapping[str, Any], namespace: str) -> tuple[dict[str, Any], list[Any]]:
+    """policy-controller's rule for ``secretRef.namespace``, with this webhook's namespace as the
+    controller's: unset or ``namespace`` is accepted, anything else is the error its CIP validation gives
+    (``secretref.namespace is invalid…``, as knative FieldErrors). Its reconciler then reads every secretRef
+    Secret from its own namespace whatever the field says, so the returned copy drops the field: the Secret
+    is looked for in ``namespace`` (``PolicySet.controller_namespace``), never in the namespace it names."""
+    import copy
+
+    from sigward.cip.fielderror import invalid
+
+    out = copy.deepcopy(dict(body))
+    errors = []
+    spec = out.get("spec")
+    authorities = spec.get("authorities") if isinstance(spec, Mapping) else None
+    for i, a in enumerate(authorities if isinstance(authorities, list) else []):
+        if not isinstance(a, Mapping):
+            continue
+        keyless = a.get("keyless")
+        for where, keyref in ((f"spec.authorities[{i}].key", a.get("key")),
+                              (f"spec.authorities[{i}].keyless.ca-cert",
+                               keyless.get("ca-cert") if isinstance(keyless, Mapping) else None)):
+            ref = keyref.get("secretRef") if isinstance(keyref, Mapping) else None
+            if not isinstance(ref, dict) or not isinstance(ref.get("namespace"), str):
+                continue  # absent, or not a string (the schema check reports that)
+            ns = ref["namespace"]
+            del ref["namespace"]
+            if ns and ns != namespace:
+                errors.append(invalid(ns, f"{where}.secretref.namespace",
+                                      "secretref.namespace is invalid. If set, it should use the same "
+                                      "namespace where the policy-controller was deployed"))
+    return out, errors
 
 
 def _name(obj: Mapping[str, Any]) -> str:

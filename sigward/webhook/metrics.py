@@ -38,6 +38,9 @@ class Metrics:
                                          registry=self.registry)
         self.watch_errors = Counter("sigward_admission_watch_errors", "failed list/watch calls (retried)",
                                     ["kind"], registry=self.registry)
+        self.watch_expired = Counter("sigward_admission_watch_expired",
+                                     "watches whose resourceVersion expired (410 Gone), listed again",
+                                     ["kind"], registry=self.registry)
 
     def render(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest

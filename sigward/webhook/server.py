@@ -40,6 +40,9 @@ class ServerConfig:
     watch: Sequence[Path]  # files and directories whose change reloads the policies
     reload_interval: float = 2.0
     max_requests: int = 512  # concurrent requests beyond which the server answers "overloaded" (denied)
+    # The webhook's own namespace with --policies-from-cluster: /validating checks secretRef.namespace
+    # against it (None: policy-controller's cosign-system, as for policy files).
+    controller_namespace: str | None = None
 
 
 def _fingerprint(paths: Sequence[Path]) -> tuple[tuple[str, int, int], ...]:
@@ -166,6 +169,33 @@ class AdmissionServer:
     async def mutations(self, request: Any) -> Any:
         return await self._review(request, "/mutations")
 
+    async def validating(self, request: Any) -> Any:
+        """policy-controller's ``/validating``: its own resources (ClusterImagePolicy, TrustRoot) checked
+        at ``kubectl apply``. Pure CPU, answered on the event loop."""
+        from aiohttp import web
+
+        from sigward.webhook.resources import validate_resource
+        from sigward.webhook.review import deny
+
+        started = time.monotonic()
+        try:
+            review = parse_review(await request.read())
+        except ReviewError as e:
+            self.service.metrics.requests.labels("/validating", "", "bad-request").inc()
+            return web.Response(status=400, text=f"{e}\n")
+        try:
+            result = validate_resource(review, self.config.controller_namespace)
+        except Exception as e:  # fail closed, with the reason
+            log.exception("resource validation %s failed", review.uid)
+            result = deny(review, f"validation failed: internal error: {e}")
+        response = result["response"]
+        verdict = "allowed" if response["allowed"] else "denied"
+        if response["allowed"] and response.get("warnings"):
+            verdict = "warned"
+        self.service.metrics.requests.labels("/validating", "other", verdict).inc()
+        self.service.metrics.duration.labels("/validating").observe(time.monotonic() - started)
+        return web.json_response(result, dumps=_dumps)
+
     async def healthz(self, _request: Any) -> Any:
         from aiohttp import web
 
@@ -234,6 +264,7 @@ class AdmissionServer:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_post("/validations", self.validations)
         app.router.add_post("/mutations", self.mutations)
+        app.router.add_post("/validating", self.validating)
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         app.router.add_get("/metrics", self.metrics)

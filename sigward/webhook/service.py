@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -40,8 +41,27 @@ from sigward.webhook.review import (
     skip_reason,
 )
 
+# A registry's refusal as the OCI client words it: the status line of a body-less 401/403, the
+# distribution spec's error codes, the advice it appends, a token server's refusal.
+_REGISTRY_AUTH = re.compile(r"\b(401 Unauthorized|403 Forbidden)\b|\b(UNAUTHORIZED|DENIED): "
+                            r"|\(registry \S+: (no credentials found|the credentials were refused)"
+                            r"|token server \S+ refused the credentials")
 MEMO_SIZE = 20000  # image classifications kept (see AdmissionService._classify)
 NEGATIVE_TTL = 10.0  # a denial may be transient (registry down): it is not kept for the whole TTL
+
+
+def registry_auth_denial(decision: Mapping[str, Any] | None) -> bool:
+    """Whether a denial came from the registry refusing the credentials (or their absence).
+
+    Such a denial is not cached at all: it says nothing about the image's signatures, and the cure — a pull
+    secret created or corrected — must count on the next request, not after a negative TTL. (An admission
+    reached under credentials that later change stays cached: the signatures it verified are unchanged.)"""
+    if not decision or decision.get("allowed"):
+        return False
+    texts = [*decision.get("errors", [])]
+    for f in decision.get("failures", []):
+        texts += f.get("errors", [])
+    return any(_REGISTRY_AUTH.search(str(t)) for t in texts)
 
 
 class EngineLike(Protocol):
@@ -242,6 +262,10 @@ class AdmissionService:
                 continue
             t.decision = fut.result()
         plan.todo = [t for t in plan.todo if t.decision is not None]
+        if self.cluster_secrets is not None and any(registry_auth_denial(t.decision) for t in plan.todo):
+            # The credentials read for this namespace did not open the registry: read them again next time,
+            # so a pull secret created or fixed now counts on the very next request.
+            self.cluster_secrets.forget(review.namespace)
         return self._respond(review, plan)
 
     def _respond(self, review: Review, plan: _Plan) -> dict[str, Any]:
@@ -280,7 +304,7 @@ class AdmissionService:
         decision = msg.decision_of(verdict)
         for name, passed in decision["policies"].items():
             self.metrics.policy_verdicts.labels(name, "pass" if passed else "fail").inc()
-        if decision["digest_ref"]:
+        if decision["digest_ref"] and not registry_auth_denial(decision):
             ttl = self.cache_ttl if decision["allowed"] else min(self.cache_ttl, NEGATIVE_TTL)
             self.cache.set(key, decision, ttl)
         return decision

@@ -258,6 +258,56 @@ def test_a_secret_ref_key_from_a_k8s_generated_secret(world: World, registry: An
     assert _failed(name)(r), _why(r)
 
 
+def _wait_log(world: World, text: str) -> str:
+    deadline = time.monotonic() + POLL_SECONDS
+    while time.monotonic() < deadline and text not in world.server.log.read_text():
+        time.sleep(0.2)
+    return world.server.log.read_text()
+
+
+def test_a_secret_ref_in_another_namespace_is_refused_as_policy_controller_refuses_it(
+        world: World, registry: Any) -> None:
+    """policy-controller (v0.13.1 CIP validation) refuses a secretRef.namespace other than its own, and its
+    reconciler reads every secretRef from its own namespace: a Secret in the workloads' namespace holding
+    the right key must not make the policy pass."""
+    repo = f"from-cluster/secretns-{secrets.token_hex(3)}"
+    image = _signed(registry, repo, world.key)
+    secret = f"pub-{secrets.token_hex(3)}"
+    for ns in (world.team, world.system):
+        world.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret, "namespace": ns},
+                     "data": {"cosign.pub": base64.b64encode(world.pub.read_bytes()).decode()}})
+    elsewhere = f"secretns-{secrets.token_hex(3)}"
+    world.apply({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                 "metadata": {"name": elsewhere},
+                 "spec": {"images": [{"glob": f"{world.host}/{repo}*"}],
+                          "authorities": [{"key": {"secretRef": {"name": secret,
+                                                                 "namespace": world.team}}}]}})
+    logged = _wait_log(world, f"ClusterImagePolicy {elsewhere} is invalid")
+    assert (f"ClusterImagePolicy {elsewhere} is invalid, skipped: invalid value: {world.team}: "
+            "spec.authorities[0].key.secretref.namespace; secretref.namespace is invalid. If set, it should "
+            "use the same namespace where the policy-controller was deployed") in logged, logged
+    time.sleep(1.0)  # not a timing assertion: lets a (wrong) reload happen before checking it did not
+    r = world.validate(world.pod(image))
+    assert _no_match(r), _why(r)
+    # The webhook's own namespace, named explicitly, is what policy-controller accepts.
+    here = f"secretns-{secrets.token_hex(3)}"
+    world.apply({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                 "metadata": {"name": here},
+                 "spec": {"images": [{"glob": f"{world.host}/{repo}*"}],
+                          "authorities": [{"key": {"secretRef": {"name": secret,
+                                                                 "namespace": world.system}}}]}})
+    r = world.until(image, _allowed)
+    assert _allowed(r), _why(r)
+    # …and it is read there: the system namespace's copy replaced by another key fails the policy even
+    # though the workloads' namespace still holds the right one.
+    world.kube.kubectl("delete", "secret", secret, "-n", world.system)
+    world.apply({"apiVersion": "v1", "kind": "Secret",
+                 "metadata": {"name": secret, "namespace": world.system},
+                 "data": {"cosign.pub": base64.b64encode(world.other_pub.read_bytes()).decode()}})
+    r = world.until(image, _failed(here))
+    assert _failed(here)(r), _why(r)
+
+
 def test_a_private_registry_read_with_the_pods_pull_secrets(world: World, tls_registry: Any) -> None:
     user, password = tls_registry.username, tls_registry.password
     repo = f"from-cluster/private-{secrets.token_hex(3)}"
@@ -287,6 +337,46 @@ def test_a_private_registry_read_with_the_pods_pull_secrets(world: World, tls_re
     assert _allowed(r), _why(r)
     # A service account without them is still denied.
     assert _unreadable(world.validate(world.pod(image)))
+
+
+def _regcred(world: World, name: str, host: str, user: str, password: str) -> None:
+    auth = base64.b64encode(f"{user}:{password}".encode()).decode()
+    config = json.dumps({"auths": {host: {"auth": auth}}})
+    world.apply({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                 "metadata": {"name": name, "namespace": world.team},
+                 "data": {".dockerconfigjson": base64.b64encode(config.encode()).decode()}})
+
+
+def test_a_denial_for_missing_or_wrong_credentials_does_not_outlive_the_pull_secret_fix(
+        world: World, tls_registry: Any) -> None:
+    """A denial because the registry refused the credentials is not cached and drops what was read of the
+    namespace's pull secrets: the request right after the Secret is created or corrected is decided with
+    it (no polling here: a stale verdict or a stale Secret would fail the assertion)."""
+    from tests.webhook.world import sigward
+
+    user, password = tls_registry.username, tls_registry.password
+    repo = f"from-cluster/creds-{secrets.token_hex(3)}"
+    digest = push_image(tls_registry, repo, "v1", auth=(user, password))
+    image = f"{tls_registry.host}/{repo}@{digest}"
+    sigward("sign", "--yes", "--tlog-upload=false", "--key", world.key, "--registry-username", user,
+            "--registry-password", password, "--registry-cacert", tls_registry.ca_file, image)
+    world.apply(key_cip(f"creds-{secrets.token_hex(3)}", f"{tls_registry.host}/{repo}*", world.pub))
+    secret = f"regcred-{secrets.token_hex(3)}"
+    # The pod names a pull secret that does not exist yet: denied (once the policy is loaded).
+    r = world.until(image, _unreadable, pull_secrets=(secret,))
+    assert _unreadable(r), _why(r)
+    # Created with a wrong password: the next request reads it, and is refused by the registry.
+    _regcred(world, secret, tls_registry.host, user, "not-the-password")
+    r = world.validate(world.pod(image, pull_secrets=(secret,)))
+    assert _unreadable(r) and "credentials were refused" in r["status"]["message"], _why(r)
+    # Corrected: the very next request is admitted.
+    _regcred(world, secret, tls_registry.host, user, password)
+    r = world.validate(world.pod(image, pull_secrets=(secret,)))
+    assert _allowed(r), _why(r)
+    # That admission is cached (keyed by the pull secrets' names); its verdict is reused.
+    hits = world.server.metric("sigward_admission_cache_hits_total")
+    assert _allowed(world.validate(world.pod(image, pull_secrets=(secret,))))
+    assert world.server.metric("sigward_admission_cache_hits_total") > hits
 
 
 def test_not_ready_while_the_api_server_cannot_be_listed(webhook_certs: Path, tmp_path: Path,

@@ -243,3 +243,21 @@ def test_pull_secret_context_keys_verdicts_apart() -> None:
     validate(svc, workload("Pod", pod_spec(IMG, pull_secrets=("regcred",))))
     validate(svc, workload("Pod", pod_spec(IMG, pull_secrets=("unknown",))))  # not a loaded Secret
     assert len(eng.calls) == 2
+
+
+@pytest.mark.parametrize(("error", "auth"), [
+    ("HEAD https://r/v2/a/manifests/sha256:1: 401 Unauthorized (registry r: no credentials found; …)", True),
+    ("GET https://r/v2/a/manifests/sha256-1.sig: UNAUTHORIZED: authentication required "
+     "(registry r: the credentials were refused or lack permission)", True),
+    ("GET https://r/v2/a/manifests/x: DENIED: requested access to the resource is denied", True),
+    ("token server https://r/token refused the credentials for registry r (401); check them", True),
+    ("no matching signatures", False),
+    ("GET https://r/v2/a/manifests/x: MANIFEST_UNKNOWN: manifest unknown", False),
+])
+def test_a_registry_auth_denial_is_recognised(error: str, auth: bool) -> None:
+    from sigward.webhook.service import registry_auth_denial
+
+    assert registry_auth_denial({"allowed": False, "errors": [error], "failures": []}) is auth
+    assert registry_auth_denial({"allowed": False, "errors": [],
+                                 "failures": [{"policy": "p", "warn": False, "errors": [error]}]}) is auth
+    assert registry_auth_denial({"allowed": True, "errors": [error], "failures": []}) is False
