@@ -35,7 +35,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sigward.errors import (
     DigestMismatchError,
@@ -51,9 +50,6 @@ from sigward.oci.reference import AnyReference
 from sigward.oci.store import ProgressFn, Store, StoreBlob
 from sigward.ops.attached import LEGACY_SUFFIXES, attached_tag, fallback_tag
 from sigward.ops.fetch import fetch_ahead, limit_for
-
-if TYPE_CHECKING:
-    from concurrent.futures import Future
 
 ONLY_VALUES = ("sig", "sbom", "att")  # cosign's --only values
 CONCURRENCY = 4  # blobs in flight at once
@@ -414,21 +410,17 @@ def _run(plan: CopyPlan, result: CopyResult, report: ProgressFn | None, pushed: 
                     before += 1
                     continue
                 while done < before:
-                    _count(result, *blobs[done])
+                    _tally(result, blobs[done][0], blobs[done][1].result())
                     done += 1
                 step.dest.put_manifest(step.manifest, step.tag)
                 pushed.add((id(step.dest), step.manifest.digest))
             while done < len(blobs):
-                _count(result, *blobs[done])
+                _tally(result, blobs[done][0], blobs[done][1].result())
                 done += 1
         except BaseException:
             for _, f in blobs[done:]:
                 f.cancel()
             raise
-
-
-def _count(result: CopyResult, step: _BlobStep, future: Future[bool]) -> None:
-    _tally(result, step, future.result())
 
 
 def _tally(result: CopyResult, step: _BlobStep, transferred: bool) -> None:

@@ -243,19 +243,29 @@ def test_a_secret_ref_key_from_a_k8s_generated_secret(world: World, registry: An
                           "cosign.pub": base64.b64encode(world.pub.read_bytes()).decode(),
                           "cosign.password": base64.b64encode(b"test-password").decode()}})
     name = f"secretref-{secrets.token_hex(3)}"
-    world.apply({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
-                 "metadata": {"name": name},
-                 "spec": {"images": [{"glob": f"{world.host}/{repo}*"}],
-                          "authorities": [{"key": {"secretRef": {"name": secret}}}]}})
+    _key_ref_policy(world, name, f"{world.host}/{repo}*", secret)
     r = world.until(image, _allowed)
     assert _allowed(r), _why(r)
     # The Secret replaced by one holding another key: the verdict follows.
+    _replace_with_other_key(world, secret)
+    r = world.until(image, _failed(name))
+    assert _failed(name)(r), _why(r)
+
+
+def _key_ref_policy(world: World, name: str, glob: str, secret: str, namespace: str | None = None) -> None:
+    """A ClusterImagePolicy with one key authority read from Secret ``secret`` (``namespace`` if given)."""
+    ref = {"name": secret, **({"namespace": namespace} if namespace else {})}
+    world.apply({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
+                 "metadata": {"name": name},
+                 "spec": {"images": [{"glob": glob}], "authorities": [{"key": {"secretRef": ref}}]}})
+
+
+def _replace_with_other_key(world: World, secret: str) -> None:
+    """Secret ``secret`` of the webhook's namespace replaced by one holding a key that signed nothing."""
     world.kube.kubectl("delete", "secret", secret, "-n", world.system)
     world.apply({"apiVersion": "v1", "kind": "Secret",
                  "metadata": {"name": secret, "namespace": world.system},
                  "data": {"cosign.pub": base64.b64encode(world.other_pub.read_bytes()).decode()}})
-    r = world.until(image, _failed(name))
-    assert _failed(name)(r), _why(r)
 
 
 def _wait_log(world: World, text: str) -> str:
@@ -277,11 +287,7 @@ def test_a_secret_ref_in_another_namespace_is_refused_as_policy_controller_refus
         world.apply({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret, "namespace": ns},
                      "data": {"cosign.pub": base64.b64encode(world.pub.read_bytes()).decode()}})
     elsewhere = f"secretns-{secrets.token_hex(3)}"
-    world.apply({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
-                 "metadata": {"name": elsewhere},
-                 "spec": {"images": [{"glob": f"{world.host}/{repo}*"}],
-                          "authorities": [{"key": {"secretRef": {"name": secret,
-                                                                 "namespace": world.team}}}]}})
+    _key_ref_policy(world, elsewhere, f"{world.host}/{repo}*", secret, world.team)
     logged = _wait_log(world, f"ClusterImagePolicy {elsewhere} is invalid")
     assert (f"ClusterImagePolicy {elsewhere} is invalid, skipped: invalid value: {world.team}: "
             "spec.authorities[0].key.secretref.namespace; secretref.namespace is invalid. If set, it should "
@@ -291,19 +297,12 @@ def test_a_secret_ref_in_another_namespace_is_refused_as_policy_controller_refus
     assert _no_match(r), _why(r)
     # The webhook's own namespace, named explicitly, is what policy-controller accepts.
     here = f"secretns-{secrets.token_hex(3)}"
-    world.apply({"apiVersion": "policy.sigstore.dev/v1beta1", "kind": "ClusterImagePolicy",
-                 "metadata": {"name": here},
-                 "spec": {"images": [{"glob": f"{world.host}/{repo}*"}],
-                          "authorities": [{"key": {"secretRef": {"name": secret,
-                                                                 "namespace": world.system}}}]}})
+    _key_ref_policy(world, here, f"{world.host}/{repo}*", secret, world.system)
     r = world.until(image, _allowed)
     assert _allowed(r), _why(r)
     # …and it is read there: the system namespace's copy replaced by another key fails the policy even
     # though the workloads' namespace still holds the right one.
-    world.kube.kubectl("delete", "secret", secret, "-n", world.system)
-    world.apply({"apiVersion": "v1", "kind": "Secret",
-                 "metadata": {"name": secret, "namespace": world.system},
-                 "data": {"cosign.pub": base64.b64encode(world.other_pub.read_bytes()).decode()}})
+    _replace_with_other_key(world, secret)
     r = world.until(image, _failed(here))
     assert _failed(here)(r), _why(r)
 

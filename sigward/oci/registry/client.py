@@ -63,9 +63,7 @@ def registry_errors(resp: httpx.Response) -> list[tuple[str, str]]:
     try:
         obj = safejson.loads(resp.content or b"null")
         errs = obj.get("errors") if isinstance(obj, dict) else None
-    except (ValueError, UnicodeDecodeError):
-        errs = None
-    except Exception:  # body not read (streaming): nothing to parse
+    except Exception:  # not JSON, or not read (a streamed response): nothing to parse
         errs = None
     if not isinstance(errs, list):  # {"errors": 5} is no list of errors (and must not crash the caller)
         return []
